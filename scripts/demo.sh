@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's demo command: the main job end to end on the embedded default,
+# a throwaway PostgreSQL cluster and the ContractorVerify simulator on
+# loopback. Installs and builds what is missing, then stops everything.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$CV_ROOT/scripts/lib/cluster.sh"
+source "$CV_ROOT/scripts/lib/simulator.sh"
+
+cleanup() { sim_stop; cluster_stop; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$CV_ROOT/scripts/setup.sh"
+build_and_install
+log "starting a throwaway cluster and the simulator"
+cluster_start
+sim_start
+
+psql -X -q -v ON_ERROR_STOP=1 -v sim_url="$CV_SIM_URL" -v sim_key="$CV_SIM_KEY" \
+  -f "$CV_ROOT/scripts/demo/demo.sql"
