@@ -25,7 +25,11 @@ void settings_init() {
         "A server of the contractor_verify foreign data wrapper; functions taking a server "
         "argument override it.",
         &server_name_guc, "contractor_verify", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+#if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("contractor_verify");
+#else
+    EmitWarningsOnPlaceholders("contractor_verify");
+#endif
 }
 
 }  // namespace cv::pg
