@@ -1,0 +1,128 @@
+#include "core/license_record.h"
+
+#include "core/error.h"
+#include "core/normalize.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+namespace cv::core {
+
+namespace {
+
+using nlohmann::json;
+
+std::optional<std::string> string_field(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number()) return it->dump();
+    return std::nullopt;
+}
+
+std::optional<std::string> date_field(const json& j, const char* key) {
+    auto s = string_field(j, key);
+    return s ? parse_iso_date(*s) : std::nullopt;
+}
+
+std::optional<std::int64_t> cents_field(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (it->is_number_integer()) return it->get<std::int64_t>();
+    if (it->is_number_float()) {
+        const double v = it->get<double>();
+        if (std::isfinite(v) && std::fabs(v) < 9e15) return static_cast<std::int64_t>(std::llround(v));
+        return std::nullopt;
+    }
+    if (it->is_string()) {
+        const std::string s = it->get<std::string>();
+        char* end = nullptr;
+        const long long v = std::strtoll(s.c_str(), &end, 10);
+        if (!s.empty() && end != nullptr && *end == '\0') return v;
+    }
+    return std::nullopt;
+}
+
+std::optional<bool> bool_field(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (it->is_boolean()) return it->get<bool>();
+    if (it->is_string()) {
+        const std::string s = normalize_status(it->get<std::string>());
+        if (s == "TRUE" || s == "YES") return true;
+        if (s == "FALSE" || s == "NO") return false;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_iso_date(const std::string& s) {
+    if (s.size() < 10) return std::nullopt;
+    for (int i = 0; i < 10; ++i) {
+        const bool dash = i == 4 || i == 7;
+        if (dash ? s[i] != '-' : !std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+    }
+    if (s.size() > 10 && s[10] != 'T' && s[10] != ' ') return std::nullopt;
+    const int year = std::atoi(s.substr(0, 4).c_str());
+    const int month = std::atoi(s.substr(5, 2).c_str());
+    const int day = std::atoi(s.substr(8, 2).c_str());
+    if (year < 1 || month < 1 || month > 12 || day < 1) return std::nullopt;
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return std::nullopt;
+    return s.substr(0, 10);
+}
+
+LicenseRecord parse_license_record(const json& j, RecordShape shape,
+                                   const std::string& requested_state,
+                                   const std::string& requested_license) {
+    if (!j.is_object())
+        throw Error(ErrorKind::RemoteProtocol, "license record is not a JSON object");
+    LicenseRecord r;
+    r.state = normalize_status(string_field(j, "state").value_or(requested_state));
+    if (r.state.empty()) r.state = requested_state;
+    r.license_number = string_field(j, "license_number").value_or(requested_license);
+
+    std::optional<std::string> status = string_field(j, "license_status");
+    if (!status && shape == RecordShape::Single) status = string_field(j, "status");
+    if (!status)
+        throw Error(ErrorKind::RemoteProtocol, "license record has no status",
+                    {}, "Expected \"status\" or \"license_status\".");
+    r.license_status = normalize_status(*status);
+
+    r.license_type = string_field(j, "license_type");
+    if (auto it = j.find("classifications"); it != j.end() && it->is_array()) {
+        for (const auto& c : *it)
+            if (c.is_string()) r.classifications.push_back(c.get<std::string>());
+    } else if (auto c = string_field(j, "classification")) {
+        r.classifications.push_back(*c);
+    }
+    r.business_name = string_field(j, "business_name");
+    r.issue_date = date_field(j, "issue_date");
+    r.expiration_date = date_field(j, "expiration_date");
+    r.bond_amount_cents = cents_field(j, "bond_amount");
+    r.insurance_required = bool_field(j, "insurance_required");
+    if (auto it = j.find("disciplinary_actions"); it != j.end() && it->is_array())
+        r.disciplinary_actions = *it;
+    if (auto it = j.find("address"); it != j.end() && it->is_object()) r.address = *it;
+    return r;
+}
+
+json LicenseRecord::to_json() const {
+    auto opt = [](const auto& v) -> json { return v ? json(*v) : json(nullptr); };
+    return {{"license_status", license_status.empty() ? json(nullptr) : json(license_status)},
+            {"license_type", opt(license_type)},
+            {"classifications", classifications},
+            {"business_name", opt(business_name)},
+            {"issue_date", opt(issue_date)},
+            {"expiration_date", opt(expiration_date)},
+            {"bond_amount_cents", opt(bond_amount_cents)},
+            {"insurance_required", opt(insurance_required)},
+            {"has_disciplinary_actions", has_disciplinary_actions()},
+            {"disciplinary_actions", disciplinary_actions},
+            {"address", address}};
+}
+
+}  // namespace cv::core

@@ -1,0 +1,50 @@
+#pragma once
+#include "core/no_postgres.h"
+
+#include "core/license_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace cv::core {
+
+// Outcome names stored in the history table and returned as error_code.
+namespace outcome {
+inline constexpr const char* kVerified = "VERIFIED";
+inline constexpr const char* kNotFound = "NOT_FOUND";
+inline constexpr const char* kMultipleCandidates = "MULTIPLE_CANDIDATES";
+inline constexpr const char* kStateTimeout = "STATE_TIMEOUT";
+inline constexpr const char* kInvalidStateFormat = "INVALID_STATE_FORMAT";
+inline constexpr const char* kInvalidRequest = "INVALID_REQUEST";
+}  // namespace outcome
+
+// What one lookup produced: a verified record or a per-record error, with
+// everything the cache and the history table keep.
+struct Observation {
+    std::string id;              // the caller's id (batch), empty for single lookups
+    std::string state;
+    std::string license_number;  // as requested (empty for a name lookup)
+    std::string name;            // as requested (name lookups)
+    std::string outcome;         // outcome::kVerified or a per-record error code
+    int http_status = 0;
+    std::string error_message;
+    nlohmann::json candidates;   // MULTIPLE_CANDIDATES: [{license_number, business_name}]
+    std::optional<LicenseRecord> record;
+    nlohmann::json raw;          // the record or error body as the API sent it
+    std::int64_t observed_at_ms = 0;  // when the answer arrived (Unix ms)
+    std::optional<std::int64_t> ttl_ms;  // nullopt: must not be cached
+    std::optional<std::int64_t> retry_at_ms;  // STATE_TIMEOUT: when to try again
+    std::string batch_id;
+    std::string request_kind = "single";  // "single" or "batch"
+    bool attempt_only = false;  // a failed attempt kept in history; no result row
+
+    bool verified() const { return outcome == outcome::kVerified; }
+
+    // The document the storage function contractor_verify.record_observations reads.
+    nlohmann::json to_json() const;
+};
+
+}  // namespace cv::core

@@ -1,0 +1,95 @@
+#include "core/single_lookup.h"
+
+#include "core/backoff.h"
+#include "core/error.h"
+#include "core/url.h"
+
+namespace cv::core {
+
+namespace {
+
+std::string printable_excerpt(const std::string& body) {
+    std::string out;
+    for (unsigned char c : body.substr(0, 120))
+        out.push_back(c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
+    return out;
+}
+
+}  // namespace
+
+void throw_call_failure(Verdict verdict, const std::string& reason, const ServerSettings& s,
+                        const std::string& server_name, int attempts,
+                        const std::string& body_excerpt) {
+    const std::string host = url_host(s.url);
+    const std::string tries = std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+    switch (verdict) {
+        case Verdict::Rejected:
+            throw Error(ErrorKind::AuthRejected,
+                        "the ContractorVerify API at " + host + " rejected the API key (" + reason + ")",
+                        "Check the api_key option of the USER MAPPING for server \"" + server_name +
+                            "\".");
+        case Verdict::Malformed:
+            throw Error(ErrorKind::RemoteProtocol,
+                        "malformed response from the ContractorVerify API at " + host + ": " + reason,
+                        "Nothing was cached. Check that the url option of server \"" + server_name +
+                            "\" points at the ContractorVerify API.",
+                        body_excerpt.empty() ? "" : "Response began: " + printable_excerpt(body_excerpt));
+        case Verdict::RetryAfter:
+            throw Error(ErrorKind::RemoteFailure,
+                        "the ContractorVerify API at " + host + " is still rate limiting after " + tries,
+                        "Wait and try again, or raise max_retries / max_retry_after on server \"" +
+                            server_name + "\".");
+        case Verdict::Transient:
+            if (reason.rfind("HTTP ", 0) == 0)
+                throw Error(ErrorKind::RemoteFailure,
+                            "the ContractorVerify API at " + host + " failed after " + tries + ": " + reason,
+                            "The service is having trouble; try again later.");
+            throw Error(ErrorKind::RemoteUnreachable,
+                        "could not reach the ContractorVerify API at " + host + " after " + tries + ": " +
+                            reason,
+                        "Check the url option of server \"" + server_name + "\" and the network.");
+        case Verdict::Answer:
+            break;
+    }
+    throw Error(ErrorKind::Internal, "unexpected call outcome");
+}
+
+SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
+                                 const std::string& server_name, const std::string& api_key,
+                                 const LookupTarget& target, const CallHooks& hooks) {
+    HttpRequest req;
+    req.url = single_lookup_url(s.url, target.state, target.license_number, target.name);
+    req.bearer_token = api_key;
+    req.timeout = s.timeout;
+    req.connect_timeout = s.connect_timeout;
+    req.max_response_bytes = s.max_response_bytes;
+
+    SingleLookupResult result;
+    for (int attempt = 0;; ++attempt) {
+        HttpResponse resp = http.perform(req, hooks.should_abort);
+        result.attempts = attempt + 1;
+        Interpretation in = interpret_single(resp, target);
+        in.observation.observed_at_ms = hooks.now_ms();
+        if (in.verdict == Verdict::Answer) {
+            result.answer = std::move(in.observation);
+            return result;
+        }
+        result.failed_attempts.push_back(in.observation);
+        if (in.verdict == Verdict::Rejected || in.verdict == Verdict::Malformed ||
+            attempt >= s.max_retries)
+            throw_call_failure(in.verdict, in.reason, s, server_name, result.attempts, resp.body);
+
+        std::chrono::milliseconds wait = backoff_delay(attempt, s.retry_base, s.retry_max, hooks.random01());
+        if (in.verdict == Verdict::RetryAfter && in.retry_after) {
+            wait = std::chrono::duration_cast<std::chrono::milliseconds>(*in.retry_after);
+            if (wait > s.max_retry_after)
+                throw Error(ErrorKind::RemoteFailure,
+                            "the ContractorVerify API at " + url_host(s.url) + " asked to wait " +
+                                std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
+                            "Try again later, or raise max_retry_after on server \"" + server_name + "\".");
+        }
+        hooks.sleep(wait);
+    }
+}
+
+}  // namespace cv::core

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "core/observation.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/pg_headers.h"
+#include "pg/server_context.h"
+
+namespace cv::pg {
+
+// A key to look up in the cache: (state, license_number), echoed id.
+struct CacheKey {
+    std::string state;
+    std::string license_number;
+    std::string id;
+};
+
+// The extension's tables, reached through SPI as the extension's owner (so
+// callers need no privilege on them, and cannot write them directly). Result
+// rows come back as cv_result composite Datums in the caller's memory context.
+class Storage {
+public:
+    explicit Storage(const ServerContext& ctx);
+
+    // Fresh cache entries for keys, as (index into keys, cv_result Datum).
+    // max_age: an Interval Datum asking for fresher data than the TTL.
+    std::vector<std::pair<std::size_t, Datum>> fresh(const std::vector<CacheKey>& keys,
+                                                     std::optional<Datum> max_age);
+
+    // Records observations in history and cache; returns one cv_result Datum
+    // per answer (attempt_only observations give none), in order.
+    std::vector<Datum> record(const std::vector<core::Observation>& observations);
+
+private:
+    const ServerContext& ctx_;
+    Oid owner_ = InvalidOid;
+    std::string role_;
+};
+
+}  // namespace cv::pg

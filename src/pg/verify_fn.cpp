@@ -1,0 +1,108 @@
+// cv_verify(state, license_number[, max_age][, server]) and
+// cv_verify_by_name(state, name[, server]): one lookup, cache first.
+#include "core/error.h"
+#include "core/normalize.h"
+#include "core/single_lookup.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/guard.h"
+#include "pg/observations.h"
+#include "pg/runtime.h"
+#include "pg/server_context.h"
+#include "pg/storage.h"
+
+extern "C" {
+#include "datatype/timestamp.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+}
+
+namespace {
+
+using cv::core::Error;
+using cv::core::ErrorKind;
+
+std::string text_arg(FunctionCallInfo fcinfo, int n, const char* what) {
+    if (PG_ARGISNULL(n))
+        throw Error(ErrorKind::InvalidParameter, std::string(what) + " must not be NULL",
+                    std::string("Pass a ") + what + "; rows with a NULL " + what +
+                        " cannot be verified.");
+    const char* s = cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+    return s;
+}
+
+const char* server_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return nullptr;
+    return NameStr(*PG_GETARG_NAME(n));
+}
+
+std::optional<Datum> max_age_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_ARGISNULL(n)) return std::nullopt;
+    const Interval* iv = PG_GETARG_INTERVAL_P(n);
+    const double micros = static_cast<double>(iv->time) +
+                          static_cast<double>(iv->day) * USECS_PER_DAY +
+                          static_cast<double>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    if (micros < 0)
+        throw Error(ErrorKind::InvalidParameter, "max_age must not be negative",
+                    "Pass an interval such as '1 hour', 0 to always call the API, or NULL for "
+                    "the server's cache TTLs.");
+    return PG_GETARG_DATUM(n);
+}
+
+Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
+             const char* server_name, std::optional<Datum> max_age) {
+    const cv::pg::ServerContext ctx = cv::pg::load_server_context(server_name);
+    cv::pg::Storage storage(ctx);
+
+    if (!target.license_number.empty()) {
+        auto hits = storage.fresh({{target.state, target.license_number, ""}}, max_age);
+        if (!hits.empty()) return hits.front().second;
+    }
+
+    cv::core::SingleLookupResult result =
+        cv::core::lookup_single(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
+                                ctx.api_key, target, cv::pg::backend_call_hooks());
+    std::vector<cv::core::Observation> observations;
+    for (auto& failed : result.failed_attempts) {
+        failed.attempt_only = true;
+        observations.push_back(std::move(failed));
+    }
+    cv::pg::schedule(result.answer, ctx.settings);
+    observations.push_back(std::move(result.answer));
+
+    std::vector<Datum> rows = storage.record(observations);
+    if (rows.size() != 1 || rows.front() == 0)
+        throw Error(ErrorKind::Internal, "the lookup's result was not recorded");
+    return rows.front();
+}
+
+}  // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(cv_verify);
+Datum cv_verify(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cv_verify_by_name);
+Datum cv_verify_by_name(PG_FUNCTION_ARGS);
+}
+
+Datum cv_verify(PG_FUNCTION_ARGS) {
+    return cv::pg::guard([&] {
+        cv::core::LookupTarget target;
+        target.state = cv::core::normalize_state(text_arg(fcinfo, 0, "state"));
+        target.license_number =
+            cv::core::normalize_license_number(text_arg(fcinfo, 1, "license_number"));
+        return lookup(fcinfo, target, server_arg(fcinfo, 3), max_age_arg(fcinfo, 2));
+    });
+}
+
+Datum cv_verify_by_name(PG_FUNCTION_ARGS) {
+    return cv::pg::guard([&] {
+        cv::core::LookupTarget target;
+        target.state = cv::core::normalize_state(text_arg(fcinfo, 0, "state"));
+        target.name = cv::core::normalize_lookup_name(text_arg(fcinfo, 1, "name"));
+        return lookup(fcinfo, target, server_arg(fcinfo, 2), std::nullopt);
+    });
+}
