@@ -175,10 +175,15 @@ int main(int argc, char** argv) {
         sigwait(&signals, &sig);
         sim.shutdown();
         server.stop();
+        // Idle keep-alive connections would hold the workers until they time
+        // out; a stopped simulator has nothing left to finish.
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        std::_Exit(0);
     });
-    server.listen_after_bind();
-    // listen_after_bind returns after stop(); if it failed on its own, wake the waiter.
-    pthread_kill(waiter.native_handle(), SIGTERM);
-    waiter.join();
+    if (!server.listen_after_bind()) {
+        std::fprintf(stderr, "cv_simulator: the server stopped on an error\n");
+        std::_Exit(1);
+    }
+    waiter.join();  // the waiter ends the process
     return 0;
 }

@@ -1,0 +1,87 @@
+#include "core/api_response.h"
+
+#include <gtest/gtest.h>
+
+using namespace cv::core;
+
+namespace {
+
+HttpResponse response(long status, const std::string& body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = body;
+    return r;
+}
+
+const LookupTarget kTarget{"CA", "1052183", ""};
+
+}  // namespace
+
+TEST(ApiResponse, VerifiedRecord) {
+    auto in = interpret_single(response(200, R"({"status":"Active","license_number":"1052183"})"), kTarget);
+    EXPECT_EQ(in.verdict, Verdict::Answer);
+    EXPECT_TRUE(in.observation.verified());
+    EXPECT_EQ(in.observation.record->license_status, "ACTIVE");
+    EXPECT_EQ(in.observation.http_status, 200);
+}
+
+TEST(ApiResponse, PerRecordErrorsAreAnswers) {
+    auto nf = interpret_single(response(404, R"({"error_code":"NOT_FOUND","detail":"gone"})"), kTarget);
+    EXPECT_EQ(nf.verdict, Verdict::Answer);
+    EXPECT_EQ(nf.observation.outcome, "NOT_FOUND");
+    EXPECT_EQ(nf.observation.error_message, "gone");
+
+    auto fmt = interpret_single(response(422, R"({"error_code":"INVALID_STATE_FORMAT","detail":"x"})"), kTarget);
+    EXPECT_EQ(fmt.observation.outcome, "INVALID_STATE_FORMAT");
+
+    auto many = interpret_single(
+        response(409, R"({"error_code":"MULTIPLE_CANDIDATES","candidates":[{"license_number":"1"},{"license_number":"2"}]})"),
+        kTarget);
+    EXPECT_EQ(many.observation.outcome, "MULTIPLE_CANDIDATES");
+    EXPECT_EQ(many.observation.candidates.size(), 2u);
+
+    auto slow = interpret_single(response(504, R"({"error_code":"STATE_TIMEOUT","detail":"board"})"), kTarget);
+    EXPECT_EQ(slow.verdict, Verdict::Answer);
+    EXPECT_EQ(slow.observation.outcome, "STATE_TIMEOUT");
+}
+
+TEST(ApiResponse, TransientAndRateLimited) {
+    EXPECT_EQ(interpret_single(response(500, "<html>"), kTarget).verdict, Verdict::Transient);
+    EXPECT_EQ(interpret_single(response(503, ""), kTarget).verdict, Verdict::Transient);
+    // A gateway's 504 (not the API's STATE_TIMEOUT) is transient.
+    EXPECT_EQ(interpret_single(response(504, "<html>gateway</html>"), kTarget).verdict, Verdict::Transient);
+    HttpResponse limited = response(429, R"({"error_code":"RATE_LIMITED"})");
+    limited.retry_after = std::chrono::seconds(7);
+    auto in = interpret_single(limited, kTarget);
+    EXPECT_EQ(in.verdict, Verdict::RetryAfter);
+    EXPECT_EQ(in.retry_after, std::chrono::seconds(7));
+    EXPECT_EQ(in.observation.outcome, "RATE_LIMITED");
+
+    HttpResponse down;
+    down.error = TransportError::Connect;
+    down.error_text = "Connection refused";
+    auto net = interpret_single(down, kTarget);
+    EXPECT_EQ(net.verdict, Verdict::Transient);
+    EXPECT_EQ(net.reason, "Connection refused");
+    EXPECT_EQ(net.observation.outcome, "TRANSPORT_ERROR");
+}
+
+TEST(ApiResponse, RejectedAndMalformed) {
+    EXPECT_EQ(interpret_single(response(401, R"({"error_code":"UNAUTHORIZED"})"), kTarget).verdict,
+              Verdict::Rejected);
+    EXPECT_EQ(interpret_single(response(403, ""), kTarget).verdict, Verdict::Rejected);
+    EXPECT_EQ(interpret_single(response(200, "{not json"), kTarget).verdict, Verdict::Malformed);
+    EXPECT_EQ(interpret_single(response(200, "[1,2]"), kTarget).verdict, Verdict::Malformed);
+    EXPECT_EQ(interpret_single(response(200, R"({"state":"CA"})"), kTarget).verdict, Verdict::Malformed);
+    EXPECT_EQ(interpret_single(response(418, "{}"), kTarget).verdict, Verdict::Malformed);
+    HttpResponse big;
+    big.error = TransportError::TooLarge;
+    EXPECT_EQ(interpret_single(big, kTarget).verdict, Verdict::Malformed);
+}
+
+TEST(ApiResponse, RawBodyKeepsNonJsonShort) {
+    auto raw = raw_body(std::string(5000, 'x'));
+    EXPECT_EQ(raw["body_bytes"], 5000);
+    EXPECT_EQ(raw["unparsed_body"].get<std::string>().size(), 2000u);
+    EXPECT_EQ(raw_body(R"({"a":1})")["a"], 1);
+}

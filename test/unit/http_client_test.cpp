@@ -1,0 +1,219 @@
+// The libcurl client and the retrying single lookup, against the simulator
+// running in-process on a loopback port. Sleeps are recorded, not slept.
+#include "core/error.h"
+#include "core/http_client.h"
+#include "core/single_lookup.h"
+
+#include "dates.h"
+#include "simulator.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+using namespace cv::core;
+using nlohmann::json;
+
+namespace {
+
+class HttpTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        cvsim::SimConfig config;
+        config.today_days = cvsim::today_utc_days();
+        sim_ = std::make_unique<cvsim::Simulator>(config);
+        server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+        sim_->install(server_);
+        server_.Get("/peer", [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard<std::mutex> lock(mu_);
+            ports_.insert(req.remote_port);
+            res.set_content("{}", "application/json");
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        base_ = "http://127.0.0.1:" + std::to_string(port_);
+        settings_ = ServerSettings::from_options(
+            {{"url", base_ + "/v1"}, {"max_retries", "2"}, {"retry_base", "100ms"}, {"retry_max", "1s"}});
+        hooks_.should_abort = [] { return false; };
+        hooks_.sleep = [this](std::chrono::milliseconds d) { sleeps_.push_back(d.count()); };
+        hooks_.random01 = [] { return 0.5; };
+        hooks_.now_ms = [] { return 1700000000000LL; };
+    }
+    void TearDown() override {
+        http_.reset();  // close keep-alive connections so the server stops at once
+        sim_->shutdown();
+        server_.stop();
+        thread_.join();
+    }
+    void control(const std::string& path, const json& body) {
+        httplib::Client c("127.0.0.1", port_);
+        auto r = c.Post(("/_sim/" + path).c_str(), body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200);
+    }
+    json counters() {
+        httplib::Client c("127.0.0.1", port_);
+        return json::parse(c.Get("/_sim/counters")->body);
+    }
+    HttpRequest get(const std::string& path) {
+        HttpRequest r;
+        r.url = base_ + path;
+        r.bearer_token = "cv_test_key";
+        return r;
+    }
+    SingleLookupResult lookup(const std::string& key = "cv_test_key") {
+        return lookup_single(*http_, settings_, "sim", key, {"CA", "1052183", ""}, hooks_);
+    }
+
+    std::unique_ptr<cvsim::Simulator> sim_;
+    httplib::Server server_;
+    std::thread thread_;
+    int port_ = 0;
+    std::string base_;
+    std::mutex mu_;
+    std::set<int> ports_;
+    std::unique_ptr<HttpClient> http_ = std::make_unique<HttpClient>();
+    ServerSettings settings_;
+    CallHooks hooks_;
+    std::vector<long long> sleeps_;
+};
+
+const HttpClient::AbortCheck kNever = [] { return false; };
+
+}  // namespace
+
+TEST_F(HttpTest, GetWithBearerToken) {
+    HttpResponse r = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    EXPECT_EQ(r.error, TransportError::None);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(json::parse(r.body)["license_number"], "1052183");
+    HttpRequest no_key = get("/v1/verify?state=CA&license_number=1052183");
+    no_key.bearer_token.clear();
+    EXPECT_EQ(http_->perform(no_key, kNever).status, 401);
+}
+
+TEST_F(HttpTest, ConnectionsAreReused) {
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(http_->perform(get("/peer"), kNever).status, 200);
+    EXPECT_EQ(ports_.size(), 1u) << "five calls should share one keep-alive connection";
+}
+
+TEST_F(HttpTest, ConcurrentTransfers) {
+    control("config", {{"latency_ms", 300}});
+    for (int i = 0; i < 4; ++i) http_->start(get("/v1/verify?state=CA&license_number=1052183"));
+    std::size_t done = 0;
+    while (done < 4) done += http_->poll(std::chrono::milliseconds(1000), kNever).size();
+    EXPECT_EQ(counters()["max_in_flight"], 4);
+    EXPECT_EQ(http_->in_flight(), 0u);
+}
+
+TEST_F(HttpTest, AbortStopsAHangingTransfer) {
+    control("fault", {{"mode", "hang"}, {"ms", 20000}});
+    // Abort once the simulator holds the request (the fault is taken).
+    const auto started = std::chrono::steady_clock::now();
+    HttpClient::AbortCheck abort_soon = [&] {
+        return std::chrono::steady_clock::now() - started > std::chrono::milliseconds(300) &&
+               counters()["faults_pending"] == 0;
+    };
+    try {
+        http_->perform(get("/v1/verify?state=CA&license_number=1052183"), abort_soon);
+        FAIL() << "expected an abort";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Aborted);
+    }
+    EXPECT_EQ(http_->in_flight(), 0u);
+    EXPECT_EQ(counters()["faults_fired"]["hang"], 1);
+    // The client still works afterwards.
+    EXPECT_EQ(http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever).status, 200);
+}
+
+TEST_F(HttpTest, OversizedBodyIsCutOff) {
+    control("fault", {{"mode", "oversized"}, {"bytes", 4 << 20}});
+    HttpRequest r = get("/v1/verify?state=CA&license_number=1052183");
+    r.max_response_bytes = 64 * 1024;
+    HttpResponse resp = http_->perform(r, kNever);
+    EXPECT_EQ(resp.error, TransportError::TooLarge);
+    EXPECT_LE(resp.body.size(), 64u * 1024);
+}
+
+TEST_F(HttpTest, RetryAfterHeaderIsRead) {
+    control("fault", {{"mode", "http429"}, {"retry_after", 9}});
+    HttpResponse r = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.retry_after, std::chrono::seconds(9));
+}
+
+TEST_F(HttpTest, ConnectionRefusedIsATransportError) {
+    HttpRequest r;
+    r.url = "http://127.0.0.1:9/v1/verify";
+    HttpResponse resp = http_->perform(r, kNever);
+    EXPECT_EQ(resp.error, TransportError::Connect);
+    EXPECT_FALSE(resp.error_text.empty());
+}
+
+TEST_F(HttpTest, LookupRetries5xxWithBackoff) {
+    control("fault", {{"mode", "http500"}, {"count", 2}});
+    SingleLookupResult r = lookup();
+    EXPECT_TRUE(r.answer.verified());
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(r.failed_attempts.size(), 2u);
+    EXPECT_EQ(r.failed_attempts[0].outcome, "HTTP_500");
+    // Backoff from 100ms doubling, at jitter 0.5: 75ms then 150ms.
+    EXPECT_EQ(sleeps_, (std::vector<long long>{75, 150}));
+    EXPECT_EQ(counters()["calls"]["verify"], 3);
+}
+
+TEST_F(HttpTest, LookupHonoursRetryAfter) {
+    control("fault", {{"mode", "http429"}, {"retry_after", 3}});
+    SingleLookupResult r = lookup();
+    EXPECT_TRUE(r.answer.verified());
+    EXPECT_EQ(sleeps_, (std::vector<long long>{3000}));
+    EXPECT_EQ(r.failed_attempts.front().outcome, "RATE_LIMITED");
+}
+
+TEST_F(HttpTest, LookupGivesUpAfterMaxRetries) {
+    control("fault", {{"mode", "http503"}, {"count", 10}});
+    try {
+        lookup();
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::RemoteFailure);
+        EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port_)), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("3 attempts"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(counters()["calls"]["verify"], 3);
+}
+
+TEST_F(HttpTest, RejectedKeyIsNeverShown) {
+    try {
+        lookup("cv_live_TOPSECRET");
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::AuthRejected);
+        const std::string all = std::string(e.what()) + e.hint() + e.detail();
+        EXPECT_EQ(all.find("TOPSECRET"), std::string::npos) << all;
+    }
+    EXPECT_EQ(counters()["calls"]["verify"], 1);  // a rejected key is not retried
+}
+
+TEST_F(HttpTest, MalformedBodyIsNotRetried) {
+    control("fault", {{"mode", "malformed_json"}});
+    try {
+        lookup();
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::RemoteProtocol);
+    }
+    EXPECT_EQ(counters()["calls"]["verify"], 1);
+}
+
+TEST_F(HttpTest, PerRecordErrorsAreAnswersNotRetries) {
+    control("license", {{"state", "CA"}, {"license_number", "1052183"}, {"outcome", "STATE_TIMEOUT"}});
+    SingleLookupResult r = lookup();
+    EXPECT_EQ(r.answer.outcome, "STATE_TIMEOUT");
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_TRUE(sleeps_.empty());
+}
