@@ -463,7 +463,11 @@ TEST_F(SimTest, AsyncBatchDeliversToTheWebhookWithRetries) {
     EXPECT_EQ(hits.load(), 2);
     receiver.stop();
     t.join();
+    // The simulator counts the delivery once the receiver's 200 is back.
+    for (int i = 0; i < 200 && counters()["webhooks"]["delivered"] != 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(counters()["webhooks"]["delivered"], 1);
+    EXPECT_EQ(counters()["webhooks"]["attempts"], 2);
     EXPECT_EQ(counters()["calls"]["batch_async"], 1);
 
     json too_big = requests(1001);
