@@ -17,5 +17,5 @@ log "starting a throwaway cluster and the simulator"
 cluster_start
 sim_start
 
-psql -X -q -v ON_ERROR_STOP=1 -v sim_url="$CV_SIM_URL" -v sim_key="$CV_SIM_KEY" \
+psql -X -v ON_ERROR_STOP=1 -v sim_url="$CV_SIM_URL" -v sim_key="$CV_SIM_KEY" \
   -f "$CV_ROOT/scripts/demo/demo.sql"

@@ -23,6 +23,11 @@ SELECT * FROM pg_temp.error_of($$SELECT cv_verify_by_name('WA', repeat('x', 300)
 SELECT * FROM pg_temp.error_of($$
   SELECT count(*) FROM (VALUES ('CA', NULL::text)) AS t(st, lic), cv_verify(t.st, t.lic)$$);
 
+-- A read-only transaction could not store the answer: refused before calling.
+BEGIN TRANSACTION READ ONLY;
+SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183')$$);
+ROLLBACK;
+
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
 SELECT count(*) AS history_rows FROM contractor_verify.verification_history;

@@ -18,6 +18,7 @@ enum class ErrorKind {
     RemoteFailure,      // 5xx / 429 after every retry, unexpected HTTP status
     RemoteProtocol,     // malformed, truncated or oversized response
     QuotaExceeded,      // monthly lookup cap would be crossed
+    ReadOnly,           // an answer could not be stored: read-only transaction
     Aborted,            // query cancel / statement timeout / shutdown
     Internal,
 };

@@ -40,6 +40,8 @@ int sqlstate_for(core::ErrorKind kind) {
             return ERRCODE_PROTOCOL_VIOLATION;
         case ErrorKind::QuotaExceeded:
             return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+        case ErrorKind::ReadOnly:
+            return ERRCODE_READ_ONLY_SQL_TRANSACTION;
         case ErrorKind::Aborted:
             return ERRCODE_QUERY_CANCELED;
         case ErrorKind::Internal:

@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -166,6 +167,15 @@ std::vector<std::pair<std::size_t, Datum>> Storage::fresh(const std::vector<Cach
         }
     });
     return hits;
+}
+
+void Storage::ensure_writable() {
+    if (XactReadOnly)
+        throw core::Error(core::ErrorKind::ReadOnly,
+                          "cannot verify licenses in a read-only transaction",
+                          "Answers from the API are stored in the extension's tables; run the "
+                          "lookup in a read-write transaction on the primary. Fresh cache entries "
+                          "can still be read.");
 }
 
 std::vector<Datum> Storage::record(const std::vector<core::Observation>& observations) {

@@ -30,6 +30,10 @@ public:
     std::vector<std::pair<std::size_t, Datum>> fresh(const std::vector<CacheKey>& keys,
                                                      std::optional<Datum> max_age);
 
+    // Throws before any API call when answers could not be stored (a
+    // read-only transaction or a standby): a paid-for answer is never dropped.
+    static void ensure_writable();
+
     // Records observations in history and cache; returns one cv_result Datum
     // per answer (attempt_only observations give none), in order.
     std::vector<Datum> record(const std::vector<core::Observation>& observations);

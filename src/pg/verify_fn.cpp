@@ -62,6 +62,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
         if (!hits.empty()) return hits.front().second;
     }
 
+    cv::pg::Storage::ensure_writable();
     cv::core::SingleLookupResult result =
         cv::core::lookup_single(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
                                 ctx.api_key, target, cv::pg::backend_call_hooks());
