@@ -118,4 +118,16 @@ private:
     std::int64_t in_flight_ = 0, max_in_flight_ = 0;
 };
 
+// Marks a call in flight for its lifetime.
+class InFlight {
+public:
+    explicit InFlight(Counters& c) : c_(c) { c_.enter(); }
+    ~InFlight() { c_.leave(); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    Counters& c_;
+};
+
 }  // namespace cvsim

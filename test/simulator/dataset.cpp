@@ -152,6 +152,20 @@ std::string title_case(const std::string& s) {
     return out;
 }
 
+// INVALID_REQUEST for an unknown state or a lookup with nothing to look up.
+bool rejected(const std::string& state, bool nothing_to_look_up, Outcome& out) {
+    out.kind = OutcomeKind::InvalidRequest;
+    if (format_for(state) == nullptr) {
+        out.detail = "Unknown state code '" + state + "'. Use a two-letter USPS code.";
+        return true;
+    }
+    if (nothing_to_look_up) {
+        out.detail = "Provide license_number or name.";
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 const char* error_code(OutcomeKind kind) {
@@ -300,17 +314,8 @@ json Dataset::generate(const std::string& state, const std::string& license,
 Outcome Dataset::by_license(const std::string& state, const std::string& license) const {
     Outcome out;
     out.lookup_key = state + ":" + license;
+    if (rejected(state, license.empty(), out)) return out;
     const Format* f = format_for(state);
-    if (f == nullptr) {
-        out.kind = OutcomeKind::InvalidRequest;
-        out.detail = "Unknown state code '" + state + "'. Use a two-letter USPS code.";
-        return out;
-    }
-    if (license.empty()) {
-        out.kind = OutcomeKind::InvalidRequest;
-        out.detail = "Provide license_number or name.";
-        return out;
-    }
 
     json patch;
     {
@@ -376,16 +381,7 @@ Outcome Dataset::by_name(const std::string& state, const std::string& name) cons
     Outcome out;
     const std::string normalized = normalize_name(name);
     out.lookup_key = state + ":name:" + normalized;
-    if (!known_state(state)) {
-        out.kind = OutcomeKind::InvalidRequest;
-        out.detail = "Unknown state code '" + state + "'. Use a two-letter USPS code.";
-        return out;
-    }
-    if (normalized.empty()) {
-        out.kind = OutcomeKind::InvalidRequest;
-        out.detail = "Provide license_number or name.";
-        return out;
-    }
+    if (rejected(state, normalized.empty(), out)) return out;
     std::vector<const Fixture*> hits;
     for (const auto& x : kFixtures)
         if (state == x.state && normalize_name(x.business_name) == normalized) hits.push_back(&x);

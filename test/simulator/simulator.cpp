@@ -160,6 +160,19 @@ bool Simulator::authorized(const httplib::Request& req, std::string& key,
     return ok;
 }
 
+bool Simulator::admit(const char* endpoint, RateLimiter& limiter, const httplib::Request& req,
+                      httplib::Response& res) {
+    counters_.call(endpoint);
+    std::string key;
+    if (!authorized(req, key, res)) return false;
+    int retry_after = 0;
+    if (limiter.admit(key, RateLimiter::Clock::now(), retry_after)) return true;
+    counters_.rate_limited();
+    res.set_header("Retry-After", std::to_string(retry_after));
+    send_json(res, 429, {{"error_code", "RATE_LIMITED"}});
+    return false;
+}
+
 bool Simulator::apply_call_fault(const Fault& f, const httplib::Request& req,
                                  httplib::Response& res) {
     if (f.mode == "status" || f.mode == "http500" || f.mode == "http503") {
@@ -257,22 +270,8 @@ json Simulator::process_record(const json& item, int& slow_records) {
 }
 
 void Simulator::handle_verify(const httplib::Request& req, httplib::Response& res) {
-    counters_.enter();
-    struct Leave {
-        Counters& c;
-        ~Leave() { c.leave(); }
-    } leave{counters_};
-    counters_.call("verify");
-
-    std::string key;
-    if (!authorized(req, key, res)) return;
-    int retry_after = 0;
-    if (!verify_limiter_.admit(key, RateLimiter::Clock::now(), retry_after)) {
-        counters_.rate_limited();
-        res.set_header("Retry-After", std::to_string(retry_after));
-        send_json(res, 429, {{"error_code", "RATE_LIMITED"}});
-        return;
-    }
+    InFlight in_flight(counters_);
+    if (!admit("verify", verify_limiter_, req, res)) return;
     const std::optional<Fault> fault = faults_.take("verify");
     if (fault) counters_.fault(fault->mode);
     if (fault && apply_call_fault(*fault, req, res)) return;
@@ -308,22 +307,8 @@ void Simulator::handle_verify(const httplib::Request& req, httplib::Response& re
 }
 
 void Simulator::handle_batch(const httplib::Request& req, httplib::Response& res) {
-    counters_.enter();
-    struct Leave {
-        Counters& c;
-        ~Leave() { c.leave(); }
-    } leave{counters_};
-    counters_.call("batch");
-
-    std::string key;
-    if (!authorized(req, key, res)) return;
-    int retry_after = 0;
-    if (!batch_limiter_.admit(key, RateLimiter::Clock::now(), retry_after)) {
-        counters_.rate_limited();
-        res.set_header("Retry-After", std::to_string(retry_after));
-        send_json(res, 429, {{"error_code", "RATE_LIMITED"}});
-        return;
-    }
+    InFlight in_flight(counters_);
+    if (!admit("batch", batch_limiter_, req, res)) return;
 
     const json body = json::parse(req.body, nullptr, false);
     const json* requests = nullptr;

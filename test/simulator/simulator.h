@@ -53,6 +53,10 @@ private:
     void handle_config(const httplib::Request& req, httplib::Response& res);
 
     bool authorized(const httplib::Request& req, std::string& key, httplib::Response& res);
+    // Counts the call, checks the key and the endpoint's rate limit; answers
+    // 401 or 429 itself and returns false when the call may not proceed.
+    bool admit(const char* endpoint, RateLimiter& limiter, const httplib::Request& req,
+               httplib::Response& res);
     // Applies a fault that replaces the whole response; true if it did.
     bool apply_call_fault(const Fault& f, const httplib::Request& req, httplib::Response& res);
     // Sends body, corrupted as the fault says (malformed, truncated, oversized).
