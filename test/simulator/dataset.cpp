@@ -328,7 +328,7 @@ Outcome Dataset::by_license(const std::string& state, const std::string& license
     const bool fixture = std::any_of(kFixtures.begin(), kFixtures.end(), [&](const Fixture& x) {
         return state == x.state && license == x.license;
     });
-    if (!fixture && forced.empty() && !matches(*f, license)) {
+    if (forced == "INVALID_STATE_FORMAT" || (!fixture && forced.empty() && !matches(*f, license))) {
         out.kind = OutcomeKind::InvalidFormat;
         out.detail = "License number '" + license + "' does not match the " + state +
                      " board's format.";
@@ -345,12 +345,6 @@ Outcome Dataset::by_license(const std::string& state, const std::string& license
     if (forced == "STATE_TIMEOUT" || (forced.empty() && out.slow_board && (h >> 8) % 4 == 0)) {
         out.kind = OutcomeKind::StateTimeout;
         out.detail = "The " + state + " licensing board did not respond in time.";
-        return out;
-    }
-    if (forced == "INVALID_STATE_FORMAT") {
-        out.kind = OutcomeKind::InvalidFormat;
-        out.detail = "License number '" + license + "' does not match the " + state +
-                     " board's format.";
         return out;
     }
 
