@@ -26,3 +26,13 @@ std::int64_t state_timeout_retry_delay_ms(double unit_random) {
 }
 
 }  // namespace cv::core
+
+namespace cv::core {
+
+void schedule_observation(Observation& answer, const ServerSettings& settings, double unit_random) {
+    answer.ttl_ms = cache_ttl_ms(answer, settings);
+    if (answer.outcome == outcome::kStateTimeout)
+        answer.retry_at_ms = answer.observed_at_ms + state_timeout_retry_delay_ms(unit_random);
+}
+
+}  // namespace cv::core

@@ -27,3 +27,11 @@ inline constexpr int kTimeoutsBeforeReview = 3;
 std::int64_t state_timeout_retry_delay_ms(double unit_random);
 
 }  // namespace cv::core
+
+namespace cv::core {
+
+// Sets what the cache needs to know about an answer: how long it stays fresh
+// (cache_ttl_ms), and for STATE_TIMEOUT when to try again.
+void schedule_observation(Observation& answer, const ServerSettings& settings, double unit_random);
+
+}  // namespace cv::core

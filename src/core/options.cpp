@@ -79,8 +79,12 @@ const std::vector<OptionSpec>& option_specs() {
          "freshness of a NOT_FOUND answer"},
         {"batch_size", OptionContext::Server, OptionType::Integer, "100", 1, 100,
          "records per batch call (the API accepts at most 100)"},
-        {"calls_per_minute", OptionContext::Server, OptionType::Integer, "10", 1, 100000,
-         "batch calls allowed to start in any 60-second window, cluster-wide"},
+        {"calls_per_minute", OptionContext::Server, OptionType::Integer, "10", 1, 1000,
+         "batch calls allowed to start in any rate_window (60s), cluster-wide"},
+        {"rate_window", OptionContext::Server, OptionType::Duration, "60s", 1000, 60 * kMinute,
+         "the window calls_per_minute counts over (the plan's; 60s)"},
+        {"rate_margin", OptionContext::Server, OptionType::Duration, "250ms", 0, kMinute,
+         "added to rate_window for network delay between a call's start and its arrival"},
         {"max_concurrent_calls", OptionContext::Server, OptionType::Integer, "4", 1, 64,
          "batch calls in flight at once per statement"},
         {"monthly_lookup_quota", OptionContext::Server, OptionType::Integer, "0", 0,
@@ -183,6 +187,8 @@ ServerSettings ServerSettings::from_options(const std::map<std::string, std::str
     s.cache_ttl_not_found = duration("cache_ttl_not_found");
     s.batch_size = static_cast<int>(number("batch_size"));
     s.calls_per_minute = static_cast<int>(number("calls_per_minute"));
+    s.rate_window = duration("rate_window");
+    s.rate_margin = duration("rate_margin");
     s.max_concurrent_calls = static_cast<int>(number("max_concurrent_calls"));
     s.monthly_lookup_quota = number("monthly_lookup_quota");
     s.max_response_bytes = number("max_response_bytes");

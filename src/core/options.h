@@ -50,6 +50,8 @@ struct ServerSettings {
     std::chrono::milliseconds cache_ttl_not_found{};
     int batch_size = 0;
     int calls_per_minute = 0;
+    std::chrono::milliseconds rate_window{};
+    std::chrono::milliseconds rate_margin{};
     int max_concurrent_calls = 0;
     std::int64_t monthly_lookup_quota = 0;  // 0: no cap
     std::int64_t max_response_bytes = 0;

@@ -1,6 +1,7 @@
 // cv_verify(state, license_number[, max_age][, server]) and
 // cv_verify_by_name(state, name[, server]): one lookup, cache first.
 #include "core/error.h"
+#include "core/freshness.h"
 #include "core/normalize.h"
 #include "core/single_lookup.h"
 
@@ -9,7 +10,6 @@
 #include <vector>
 
 #include "pg/guard.h"
-#include "pg/observations.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
 #include "pg/storage.h"
@@ -71,7 +71,8 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
         failed.attempt_only = true;
         observations.push_back(std::move(failed));
     }
-    cv::pg::schedule(result.answer, ctx.settings);
+    cv::core::schedule_observation(result.answer, ctx.settings,
+                                   cv::pg::backend_call_hooks().random01());
     observations.push_back(std::move(result.answer));
 
     std::vector<Datum> rows = storage.record(observations);

@@ -4,61 +4,17 @@
 #include "core/http_client.h"
 #include "core/single_lookup.h"
 
-#include "dates.h"
-#include "simulator.h"
-
-#include <gtest/gtest.h>
-#include <httplib.h>
+#include "sim_fixture.h"
 
 #include <atomic>
-#include <set>
-#include <thread>
 
 using namespace cv::core;
 using nlohmann::json;
 
 namespace {
 
-class HttpTest : public ::testing::Test {
+class HttpTest : public SimFixture {
 protected:
-    void SetUp() override {
-        cvsim::SimConfig config;
-        config.today_days = cvsim::today_utc_days();
-        sim_ = std::make_unique<cvsim::Simulator>(config);
-        server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-        sim_->install(server_);
-        server_.Get("/peer", [this](const httplib::Request& req, httplib::Response& res) {
-            std::lock_guard<std::mutex> lock(mu_);
-            ports_.insert(req.remote_port);
-            res.set_content("{}", "application/json");
-        });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        base_ = "http://127.0.0.1:" + std::to_string(port_);
-        settings_ = ServerSettings::from_options(
-            {{"url", base_ + "/v1"}, {"max_retries", "2"}, {"retry_base", "100ms"}, {"retry_max", "1s"}});
-        hooks_.should_abort = [] { return false; };
-        hooks_.sleep = [this](std::chrono::milliseconds d) { sleeps_.push_back(d.count()); };
-        hooks_.random01 = [] { return 0.5; };
-        hooks_.now_ms = [] { return 1700000000000LL; };
-    }
-    void TearDown() override {
-        http_.reset();  // close keep-alive connections so the server stops at once
-        sim_->shutdown();
-        server_.stop();
-        thread_.join();
-    }
-    void control(const std::string& path, const json& body) {
-        httplib::Client c("127.0.0.1", port_);
-        auto r = c.Post(("/_sim/" + path).c_str(), body.dump(), "application/json");
-        ASSERT_TRUE(r);
-        ASSERT_EQ(r->status, 200);
-    }
-    json counters() {
-        httplib::Client c("127.0.0.1", port_);
-        return json::parse(c.Get("/_sim/counters")->body);
-    }
     HttpRequest get(const std::string& path) {
         HttpRequest r;
         r.url = base_ + path;
@@ -68,18 +24,6 @@ protected:
     SingleLookupResult lookup(const std::string& key = "cv_test_key") {
         return lookup_single(*http_, settings_, "sim", key, {"CA", "1052183", ""}, hooks_);
     }
-
-    std::unique_ptr<cvsim::Simulator> sim_;
-    httplib::Server server_;
-    std::thread thread_;
-    int port_ = 0;
-    std::string base_;
-    std::mutex mu_;
-    std::set<int> ports_;
-    std::unique_ptr<HttpClient> http_ = std::make_unique<HttpClient>();
-    ServerSettings settings_;
-    CallHooks hooks_;
-    std::vector<long long> sleeps_;
 };
 
 const HttpClient::AbortCheck kNever = [] { return false; };

@@ -1,0 +1,256 @@
+#include "core/batch_runner.h"
+
+#include "core/backoff.h"
+#include "core/error.h"
+#include "core/freshness.h"
+#include "core/url.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <map>
+
+namespace cv::core {
+
+namespace {
+
+struct Chunk {
+    std::vector<LookupItem> items;
+    int attempt = 0;              // calls made so far
+    std::int64_t ready_at = 0;    // steady ms; retries wait for their backoff
+    std::vector<Observation> failed_attempts;
+};
+
+class Runner {
+public:
+    Runner(HttpClient& http, const ServerSettings& s, const std::string& server_name,
+           const std::string& api_key, LookupSource& source, RateGate& gate, BatchSink& sink,
+           const BatchHooks& hooks, const BatchOptions& options)
+        : http_(http), s_(s), server_name_(server_name), source_(source), gate_(gate),
+          sink_(sink), hooks_(hooks), options_(options) {
+        request_.method = "POST";
+        request_.url = batch_url(s.url);
+        request_.bearer_token = api_key;
+        request_.timeout = s.timeout;
+        request_.connect_timeout = s.connect_timeout;
+        request_.max_response_bytes = s.max_response_bytes;
+    }
+
+    BatchStats run() {
+        try {
+            loop();
+        } catch (...) {
+            http_.cancel_all();
+            throw;
+        }
+        stats_.waiting_for_limiter = false;
+        stats_.next_call_at_ms = 0;
+        sink_.progress(stats_);
+        return stats_;
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            if (hooks_.should_abort()) throw Error(ErrorKind::Aborted, "canceling statement");
+            std::int64_t wake = start_calls();
+            if (in_flight_.empty() && retries_.empty() && source_done_) return;
+
+            const std::int64_t now = hooks_.steady_now_ms();
+            std::int64_t wait = wake == kNever ? 100 : std::clamp<std::int64_t>(wake - now, 0, 100);
+            if (in_flight_.empty()) {
+                if (wait > 0) hooks_.sleep(std::chrono::milliseconds(wait));
+                continue;
+            }
+            for (auto& [token, response] : http_.poll(std::chrono::milliseconds(wait), hooks_.should_abort))
+                finish(token, response);
+        }
+    }
+
+    // Starts as many calls as concurrency, retries' backoff and the rate gate
+    // allow; returns when to look again (kNever: only completions matter).
+    std::int64_t start_calls() {
+        std::int64_t wake = kNever;
+        stats_.waiting_for_limiter = false;
+        while (in_flight_.size() < static_cast<std::size_t>(s_.max_concurrent_calls)) {
+            const std::int64_t now = hooks_.steady_now_ms();
+            Chunk chunk;
+            auto ready = std::find_if(retries_.begin(), retries_.end(),
+                                      [&](const Chunk& c) { return c.ready_at <= now; });
+            bool from_retries = false;
+            if (ready != retries_.end()) {
+                from_retries = true;
+            } else if (!source_done_ && pending_.empty()) {
+                std::vector<LookupItem> items = source_.next(static_cast<std::size_t>(s_.batch_size));
+                if (items.empty()) {
+                    source_done_ = true;
+                } else {
+                    Chunk c;
+                    c.items = std::move(items);
+                    pending_.push_back(std::move(c));
+                }
+            }
+            if (!from_retries && pending_.empty()) {
+                for (const Chunk& c : retries_) wake = std::min(wake, c.ready_at);
+                break;
+            }
+
+            if (auto later = gate_.try_start(now)) {
+                wake = std::min(wake, *later);
+                stats_.waiting_for_limiter = true;
+                stats_.next_call_at_ms = *later;
+                sink_.progress(stats_);
+                break;
+            }
+            if (from_retries) {
+                chunk = std::move(*ready);
+                retries_.erase(ready);
+                ++stats_.retries;
+            } else {
+                chunk = std::move(pending_.front());
+                pending_.pop_front();
+                stats_.sent += static_cast<std::int64_t>(chunk.items.size());
+            }
+            request_.body = batch_request_body(chunk.items);
+            ++chunk.attempt;
+            ++stats_.calls;
+            stats_.next_call_at_ms = 0;
+            in_flight_.emplace(http_.start(request_), std::move(chunk));
+            sink_.progress(stats_);
+        }
+        return wake;
+    }
+
+    void finish(HttpClient::Token token, const HttpResponse& response) {
+        auto it = in_flight_.find(token);
+        if (it == in_flight_.end()) return;
+        Chunk chunk = std::move(it->second);
+        in_flight_.erase(it);
+
+        BatchInterpretation in = interpret_batch(response, chunk.items);
+        const std::int64_t observed = hooks_.now_ms();
+        switch (in.verdict) {
+            case Verdict::Answer:
+                for (auto& a : in.answers) {
+                    a.observed_at_ms = observed;
+                    schedule_observation(a, s_, hooks_.random01());
+                    if (!a.verified()) ++stats_.failed;
+                }
+                stats_.done += static_cast<std::int64_t>(in.answers.size());
+                deliver(chunk, in.answers, in.anomalies, observed);
+                return;
+            case Verdict::Rejected:
+                throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+            case Verdict::Malformed:
+                note_attempt(chunk, response, in, observed);
+                give_up(chunk, in, response, observed);
+                return;
+            case Verdict::RetryAfter:
+            case Verdict::Transient:
+                note_attempt(chunk, response, in, observed);
+                if (chunk.attempt > s_.max_retries) {
+                    give_up(chunk, in, response, observed);
+                    return;
+                }
+                retry(std::move(chunk), in);
+                return;
+        }
+    }
+
+    void retry(Chunk chunk, const BatchInterpretation& in) {
+        const std::int64_t now = hooks_.steady_now_ms();
+        std::int64_t wait =
+            backoff_delay(chunk.attempt - 1, s_.retry_base, s_.retry_max, hooks_.random01()).count();
+        if (in.verdict == Verdict::RetryAfter) {
+            ++stats_.rate_limited;
+            if (in.retry_after) {
+                const std::int64_t after = std::chrono::duration_cast<std::chrono::milliseconds>(*in.retry_after).count();
+                if (after > s_.max_retry_after.count())
+                    throw Error(ErrorKind::RemoteFailure,
+                                "the ContractorVerify API at " + url_host(s_.url) + " asked to wait " +
+                                    std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
+                                "Try again later, or raise max_retry_after on server \"" + server_name_ + "\".");
+                wait = std::max(wait, after);
+            }
+            // Everyone using this key stops until the Retry-After has passed.
+            gate_.pause_until(now + wait);
+        }
+        chunk.ready_at = now + wait;
+        retries_.push_back(std::move(chunk));
+        sink_.progress(stats_);
+    }
+
+    void note_attempt(Chunk& chunk, const HttpResponse& response, const BatchInterpretation& in,
+                      std::int64_t observed) {
+        // One history row per failed call, standing for the chunk.
+        Observation o;
+        const LookupItem& first = chunk.items.front();
+        o.state = first.state;
+        o.license_number = first.license_number;
+        o.name = first.name;
+        o.outcome = attempt_outcome(response, in.verdict);
+        o.http_status = static_cast<int>(response.status);
+        o.error_message = in.reason + " (a call of " + std::to_string(chunk.items.size()) + " records)";
+        o.raw = response.transport_failed() ? nlohmann::json(nullptr) : raw_body(response.body);
+        o.observed_at_ms = observed;
+        o.request_kind = "batch";
+        o.attempt_only = true;
+        chunk.failed_attempts.push_back(std::move(o));
+    }
+
+    void give_up(Chunk& chunk, const BatchInterpretation& in, const HttpResponse& response,
+                 std::int64_t observed) {
+        if (options_.all_or_nothing)
+            throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+        const std::string reason = "the call failed after " + std::to_string(chunk.attempt) +
+                                   (chunk.attempt == 1 ? " attempt: " : " attempts: ") + in.reason;
+        std::vector<Observation> answers;
+        for (const auto& item : chunk.items) {
+            answers.push_back(call_failed_observation(item, reason));
+            answers.back().observed_at_ms = observed;
+        }
+        stats_.done += static_cast<std::int64_t>(answers.size());
+        stats_.failed += static_cast<std::int64_t>(answers.size());
+        deliver(chunk, answers, {}, observed);
+    }
+
+    void deliver(Chunk& chunk, std::vector<Observation>& answers,
+                 std::vector<Observation> anomalies, std::int64_t observed) {
+        std::vector<Observation> all = std::move(chunk.failed_attempts);
+        for (auto& a : anomalies) {
+            a.observed_at_ms = observed;
+            all.push_back(std::move(a));
+        }
+        for (auto& a : answers) all.push_back(std::move(a));
+        sink_.record(all);
+        sink_.progress(stats_);
+    }
+
+    static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
+    HttpClient& http_;
+    const ServerSettings& s_;
+    const std::string& server_name_;
+    LookupSource& source_;
+    RateGate& gate_;
+    BatchSink& sink_;
+    const BatchHooks& hooks_;
+    const BatchOptions& options_;
+    HttpRequest request_;
+    BatchStats stats_;
+    bool source_done_ = false;
+    std::deque<Chunk> pending_;  // read from the source, not yet admitted
+    std::deque<Chunk> retries_;
+    std::map<HttpClient::Token, Chunk> in_flight_;
+};
+
+}  // namespace
+
+BatchStats run_batch(HttpClient& http, const ServerSettings& settings,
+                     const std::string& server_name, const std::string& api_key,
+                     LookupSource& source, RateGate& gate, BatchSink& sink,
+                     const BatchHooks& hooks, const BatchOptions& options) {
+    return Runner(http, settings, server_name, api_key, source, gate, sink, hooks, options).run();
+}
+
+}  // namespace cv::core

@@ -1,0 +1,252 @@
+// The batch runner against the simulator in-process: chunking, concurrency,
+// matching by id, retries, failures and the rate gate.
+#include "core/batch_runner.h"
+#include "core/error.h"
+#include "core/rate_window.h"
+
+#include "sim_fixture.h"
+
+#include <atomic>
+#include <map>
+
+using namespace cv::core;
+
+namespace {
+
+class VectorSource : public LookupSource {
+public:
+    explicit VectorSource(std::vector<LookupItem> items) : items_(std::move(items)) {}
+    std::vector<LookupItem> next(std::size_t max) override {
+        std::vector<LookupItem> out;
+        while (pos_ < items_.size() && out.size() < max) out.push_back(items_[pos_++]);
+        return out;
+    }
+
+private:
+    std::vector<LookupItem> items_;
+    std::size_t pos_ = 0;
+};
+
+class CollectingSink : public BatchSink {
+public:
+    void record(std::vector<Observation>& observations) override {
+        ++chunks;
+        for (auto& o : observations) {
+            if (o.attempt_only)
+                history_only.push_back(o);
+            else
+                answers[o.id] = o;
+        }
+    }
+    void progress(const BatchStats& s) override { last = s; }
+
+    int chunks = 0;
+    std::map<std::string, Observation> answers;
+    std::vector<Observation> history_only;
+    BatchStats last;
+};
+
+class OpenGate : public RateGate {
+public:
+    std::optional<std::int64_t> try_start(std::int64_t) override {
+        ++starts;
+        return std::nullopt;
+    }
+    void pause_until(std::int64_t until) override { paused_until = until; }
+    int starts = 0;
+    std::int64_t paused_until = 0;
+};
+
+std::vector<LookupItem> items(int n, int first = 100000) {
+    std::vector<LookupItem> v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({"r" + std::to_string(i + 1), "CA", std::to_string(first + i), ""});
+    return v;
+}
+
+class BatchTest : public SimFixture {
+protected:
+    void SetUp() override {
+        SimFixture::SetUp();
+        batch_hooks_.should_abort = hooks_.should_abort;
+        batch_hooks_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+        batch_hooks_.random01 = hooks_.random01;
+        batch_hooks_.now_ms = hooks_.now_ms;
+        batch_hooks_.steady_now_ms = [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        };
+        settings_.retry_base = std::chrono::milliseconds(10);
+        settings_.retry_max = std::chrono::milliseconds(50);
+    }
+    BatchStats run(std::vector<LookupItem> v, RateGate& gate, BatchOptions options = {}) {
+        VectorSource source(std::move(v));
+        return run_batch(*http_, settings_, "sim", "cv_test_key", source, gate, sink_, batch_hooks_,
+                         options);
+    }
+    // Every answer belongs to the record it claims: the license sent under its id.
+    void expect_matched(const std::vector<LookupItem>& v) {
+        for (const auto& item : v) {
+            auto it = sink_.answers.find(item.lookup_id);
+            ASSERT_NE(it, sink_.answers.end()) << item.lookup_id;
+            if (it->second.record) {
+                EXPECT_EQ(it->second.record->license_number, item.license_number);
+            }
+        }
+    }
+
+    BatchHooks batch_hooks_;
+    CollectingSink sink_;
+    OpenGate gate_;
+};
+
+}  // namespace
+
+TEST_F(BatchTest, ChunksOf100AndOneAnswerPerRecord) {
+    const auto v = items(250);
+    BatchStats stats = run(v, gate_);
+    EXPECT_EQ(sink_.answers.size(), 250u);
+    EXPECT_EQ(stats.calls, 3);
+    EXPECT_EQ(stats.sent, 250);
+    EXPECT_EQ(stats.done, 250);
+    auto sizes = counters()["batch_sizes"].get<std::vector<int>>();
+    std::sort(sizes.begin(), sizes.end());
+    EXPECT_EQ(sizes, (std::vector<int>{50, 100, 100}));
+    EXPECT_EQ(counters()["lookups"], 250);
+    expect_matched(v);
+    for (const auto& [id, o] : sink_.answers) {
+        EXPECT_EQ(o.request_kind, "batch");
+        EXPECT_FALSE(o.batch_id.empty());
+        if (o.verified()) {
+            ASSERT_TRUE(o.ttl_ms);
+        }
+    }
+}
+
+TEST_F(BatchTest, BatchSizeOptionIsHonoured) {
+    settings_.batch_size = 30;
+    run(items(100), gate_);
+    auto sizes = counters()["batch_sizes"].get<std::vector<int>>();
+    std::sort(sizes.begin(), sizes.end());
+    EXPECT_EQ(sizes, (std::vector<int>{10, 30, 30, 30}));
+}
+
+TEST_F(BatchTest, ConcurrentCallsUpToTheLimit) {
+    control("config", {{"latency_ms", 200}});
+    settings_.max_concurrent_calls = 3;
+    run(items(600), gate_);
+    EXPECT_EQ(counters()["max_in_flight"], 3);
+    EXPECT_EQ(sink_.answers.size(), 600u);
+}
+
+TEST_F(BatchTest, ShuffledResultsAreMatchedById) {
+    control("fault", {{"mode", "shuffled"}});
+    const auto v = items(100);
+    run(v, gate_);
+    expect_matched(v);
+    EXPECT_EQ(counters()["faults_fired"]["shuffled"], 1);
+}
+
+TEST_F(BatchTest, MissingAndInventedIdsAreNeverMisassigned) {
+    control("fault", {{"mode", "missing_ids"}, {"drop", 3}});
+    control("fault", {{"mode", "extra_id"}});
+    const auto v = items(200);
+    BatchStats stats = run(v, gate_);
+    int missing = 0;
+    for (const auto& [id, o] : sink_.answers)
+        if (o.outcome == "MISSING_RESULT") ++missing;
+    EXPECT_EQ(missing, 3);
+    EXPECT_EQ(sink_.answers.size(), 200u);
+    expect_matched(v);
+    ASSERT_EQ(sink_.history_only.size(), 1u);
+    EXPECT_EQ(sink_.history_only[0].outcome, "UNEXPECTED_RESULT");
+    EXPECT_GE(stats.failed, 3);
+}
+
+TEST_F(BatchTest, A500StormIsRetriedThenRecovered) {
+    control("fault", {{"mode", "http500"}, {"count", 2}});
+    BatchStats stats = run(items(50), gate_);
+    EXPECT_EQ(stats.calls, 3);
+    EXPECT_EQ(stats.retries, 2);
+    EXPECT_EQ(sink_.answers.size(), 50u);
+    EXPECT_EQ(sink_.history_only.size(), 2u);
+    EXPECT_EQ(sink_.history_only[0].outcome, "HTTP_500");
+    EXPECT_EQ(counters()["lookups"], 50);  // the failed calls cost nothing
+}
+
+TEST_F(BatchTest, AChunkThatFailsForGoodGivesErrorRowsOnlyForItsRecords) {
+    settings_.max_concurrent_calls = 1;  // the first call is the first chunk, r1..r100
+    settings_.max_retries = 0;
+    control("fault", {{"mode", "http503"}});
+    run(items(150), gate_);
+    ASSERT_EQ(sink_.answers.size(), 150u);
+    for (int i = 1; i <= 150; ++i) {
+        const Observation& o = sink_.answers.at("r" + std::to_string(i));
+        if (i <= 100) {
+            EXPECT_EQ(o.outcome, "CALL_FAILED") << i;
+            EXPECT_NE(o.error_message.find("HTTP 503"), std::string::npos) << o.error_message;
+            EXPECT_FALSE(o.ttl_ms);
+        } else {
+            EXPECT_NE(o.outcome, "CALL_FAILED") << i;
+        }
+    }
+    EXPECT_EQ(counters()["lookups"], 50);
+}
+
+TEST_F(BatchTest, AllOrNothingRaises) {
+    settings_.max_retries = 0;
+    control("fault", {{"mode", "http500"}});
+    BatchOptions options;
+    options.all_or_nothing = true;
+    try {
+        run(items(10), gate_, options);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::RemoteFailure);
+    }
+}
+
+TEST_F(BatchTest, A429PausesTheGateAndRetries) {
+    control("fault", {{"mode", "http429"}, {"retry_after", 1}});
+    const auto before = batch_hooks_.steady_now_ms();
+    BatchStats stats = run(items(10), gate_);
+    EXPECT_EQ(stats.rate_limited, 1);
+    EXPECT_GE(gate_.paused_until, before + 1000);
+    EXPECT_EQ(sink_.answers.size(), 10u);
+    EXPECT_EQ(gate_.starts, 2);
+}
+
+TEST_F(BatchTest, ARejectedKeyRaises) {
+    VectorSource source(items(10));
+    try {
+        run_batch(*http_, settings_, "sim", "wrong", source, gate_, sink_, batch_hooks_, {});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::AuthRejected);
+    }
+}
+
+TEST_F(BatchTest, TheGateSpacesCallsSoTheServerNeverSays429) {
+    // 3 calls per 1 s sliding window on both sides; 8 calls must spread out.
+    control("config", {{"rate_limit", 3}, {"rate_window_ms", 1000}, {"rate_mode", "sliding"}});
+    auto gate = make_local_rate_gate(3, 1000 + 50);
+    BatchStats stats = run(items(800), *gate);
+    EXPECT_EQ(stats.calls, 8);
+    EXPECT_EQ(stats.rate_limited, 0);
+    EXPECT_EQ(counters()["rate_limited"], 0);
+    EXPECT_EQ(counters()["max_batch_calls_in_window"], 3);
+}
+
+TEST_F(BatchTest, AbortStopsEverything) {
+    control("config", {{"latency_ms", 5000}});
+    std::atomic<int> polls{0};
+    batch_hooks_.should_abort = [&] { return ++polls > 20; };
+    try {
+        run(items(300), gate_);
+        FAIL() << "expected an abort";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Aborted);
+    }
+    EXPECT_EQ(http_->in_flight(), 0u);
+}
