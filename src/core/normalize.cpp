@@ -139,4 +139,32 @@ std::string business_name_key(const std::string& name) {
 
 std::string normalize_status(const std::string& status) { return upper(trim(status)); }
 
+NormalizedInput normalize_input(const std::optional<std::string>& state,
+                                const std::optional<std::string>& license_number,
+                                const std::optional<std::string>& name) {
+    NormalizedInput out;
+    try {
+        if (!state) throw Error(ErrorKind::InvalidParameter, "state must not be NULL");
+        out.state = normalize_state(*state);
+        const bool has_license = license_number && !trim(*license_number).empty();
+        const bool has_name = name && !trim(*name).empty();
+        if (has_license) {
+            out.license_number = normalize_license_number(*license_number);
+            out.key = "L:" + out.state + ":" + out.license_number;
+        } else if (has_name) {
+            out.name = normalize_lookup_name(*name);
+            const std::string name_key = business_name_key(out.name);
+            if (name_key.empty())
+                throw Error(ErrorKind::InvalidParameter, "business name has no letters or digits");
+            out.key = "N:" + out.state + ":" + name_key;
+        } else {
+            throw Error(ErrorKind::InvalidParameter, "needs a license_number or a name");
+        }
+    } catch (const Error& e) {
+        out.error = e.what();
+        out.key.clear();
+    }
+    return out;
+}
+
 }  // namespace cv::core

@@ -1,6 +1,7 @@
 #pragma once
 #include "core/no_postgres.h"
 
+#include <optional>
 #include <string>
 
 namespace cv::core {
@@ -30,5 +31,19 @@ std::string business_name_key(const std::string& name);
 std::string normalize_status(const std::string& status);
 
 bool is_usps_state(const std::string& code);
+
+// One roster row, normalized: a license lookup when a license number is given,
+// else a name lookup. `key` deduplicates lookups: "L:CA:1052183" or
+// "N:WA:pacific northwest roofing". An invalid row has `error` set and no key.
+struct NormalizedInput {
+    std::string state;
+    std::string license_number;
+    std::string name;
+    std::string key;
+    std::string error;
+};
+NormalizedInput normalize_input(const std::optional<std::string>& state,
+                                const std::optional<std::string>& license_number,
+                                const std::optional<std::string>& name);
 
 }  // namespace cv::core

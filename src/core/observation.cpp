@@ -2,6 +2,11 @@
 
 namespace cv::core {
 
+bool Observation::billable() const {
+    return !attempt_only && outcome != "MISSING_RESULT" && outcome != "CALL_FAILED" &&
+           outcome != "INVALID_INPUT";
+}
+
 nlohmann::json Observation::to_json() const {
     using nlohmann::json;
     json j = {{"id", id.empty() ? json(nullptr) : json(id)},
@@ -22,7 +27,8 @@ nlohmann::json Observation::to_json() const {
               {"retry_at_ms", retry_at_ms ? json(*retry_at_ms) : json(nullptr)},
               {"batch_id", batch_id.empty() ? json(nullptr) : json(batch_id)},
               {"request_kind", request_kind},
-              {"attempt_only", attempt_only}};
+              {"attempt_only", attempt_only},
+              {"billable", billable()}};
     j["record"] = record ? record->to_json() : json(nullptr);
     return j;
 }

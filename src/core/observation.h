@@ -43,6 +43,10 @@ struct Observation {
 
     bool verified() const { return outcome == outcome::kVerified; }
 
+    // The API answered this record, so it counts against the monthly quota:
+    // not a failed attempt, a record the response omitted, or a failed call.
+    bool billable() const;
+
     // The document the storage function contractor_verify.record_observations reads.
     nlohmann::json to_json() const;
 };

@@ -4,6 +4,10 @@
 #include "pg/pg_headers.h"
 
 extern "C" {
+#include "miscadmin.h"
+}
+
+extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
@@ -11,4 +15,9 @@ void _PG_init(void);
 
 void _PG_init(void) {
     cv::pg::settings_init();
+    cv::pg::progress_settings_init();
+    // The cluster-wide rate limiter and batch progress need shared memory,
+    // which only a preloaded library can have; without it the functions fall
+    // back to a per-session limiter and say so.
+    if (process_shared_preload_libraries_in_progress) cv::pg::shared_state_request();
 }

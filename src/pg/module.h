@@ -5,4 +5,10 @@ namespace cv::pg {
 // GUCs that pick the server (pg/settings.cpp).
 void settings_init();
 
+// contractor_verify.progress_notice_interval (pg/progress.cpp).
+void progress_settings_init();
+
+// Shared memory for the rate limiter and batch progress (pg/shared_state.cpp).
+void shared_state_request();
+
 }  // namespace cv::pg

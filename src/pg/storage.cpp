@@ -2,10 +2,12 @@
 
 #include "core/error.h"
 #include "core/freshness.h"
+#include "core/quota.h"
 
 #include <nlohmann/json.hpp>
 
 #include "pg/guard.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -29,92 +31,6 @@ constexpr const char* kFreshSql =
 constexpr const char* kRecordSql =
     "SELECT r FROM contractor_verify.record_observations($1, $2, $3::jsonb, $4) AS r";
 
-// Runs as another user until destroyed (the caller's identity comes back even
-// when an error unwinds through here).
-class AsUser {
-public:
-    explicit AsUser(Oid user) {
-        GetUserIdAndSecContext(&saved_user_, &saved_context_);
-        SetUserIdAndSecContext(user, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
-    }
-    ~AsUser() { SetUserIdAndSecContext(saved_user_, saved_context_); }
-    AsUser(const AsUser&) = delete;
-    AsUser& operator=(const AsUser&) = delete;
-
-private:
-    Oid saved_user_ = InvalidOid;
-    int saved_context_ = 0;
-};
-
-// SPI_connect ... SPI_finish around f. When f throws, the transaction's abort
-// releases the connection.
-template <typename F>
-void with_spi(Oid owner, F&& f) {
-    AsUser as_owner(owner);
-    pg_call([] {
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "contractor_verify: SPI_connect failed");
-    });
-    f();
-    pg_call([] { SPI_finish(); });
-}
-
-// A plan prepared once per backend and kept across transactions.
-SPIPlanPtr kept_plan(SPIPlanPtr& slot, const char* sql, int nargs, Oid* types) {
-    if (slot == nullptr) {
-        pg_call([&] {
-            SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-            if (plan == nullptr)
-                elog(ERROR, "contractor_verify: SPI_prepare failed: %s",
-                     SPI_result_code_string(SPI_result));
-            SPI_keepplan(plan);
-            slot = plan;
-        });
-    }
-    return slot;
-}
-
-Datum text_array(const std::vector<const std::string*>& items) {
-    Datum result = 0;
-    pg_call([&] {
-        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
-        for (std::size_t i = 0; i < items.size(); ++i)
-            elems[i] = PointerGetDatum(cstring_to_text_with_len(
-                items[i]->data(), static_cast<int>(items[i]->size())));
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(items.size()), TEXTOID, -1,
-                                                 false, TYPALIGN_INT));
-    });
-    return result;
-}
-
-// Runs a kept plan and copies every row out of SPI memory: by-value columns
-// as they are, by-reference ones (cv_result composites) into the caller's
-// context. A NULL column comes back as 0.
-std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const char* nulls,
-                                         const std::vector<bool>& by_value) {
-    std::vector<std::vector<Datum>> rows;
-    uint64 count = 0;
-    pg_call([&] {
-        const int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "contractor_verify: storage query failed: %s", SPI_result_code_string(rc));
-        count = SPI_processed;
-    });
-    rows.reserve(count);
-    for (uint64 i = 0; i < count; ++i) {
-        std::vector<Datum> row(by_value.size(), 0);
-        pg_call([&] {
-            for (std::size_t c = 0; c < by_value.size(); ++c) {
-                bool isnull = false;
-                Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-                                        static_cast<int>(c) + 1, &isnull);
-                if (!isnull) row[c] = by_value[c] ? d : SPI_datumTransfer(d, false, -1);
-            }
-        });
-        rows.push_back(std::move(row));
-    }
-    return rows;
-}
-
 Oid table_owner() {
     Oid owner = InvalidOid;
     pg_call([&] {
@@ -133,7 +49,10 @@ Oid table_owner() {
     return owner;
 }
 
+constexpr const char* kQuotaSql = "SELECT contractor_verify.lookups_this_month($1)";
+
 SPIPlanPtr fresh_plan = nullptr;
+SPIPlanPtr quota_plan = nullptr;
 SPIPlanPtr record_plan = nullptr;
 
 }  // namespace
@@ -167,6 +86,19 @@ std::vector<std::pair<std::size_t, Datum>> Storage::fresh(const std::vector<Cach
         }
     });
     return hits;
+}
+
+void Storage::check_quota(std::int64_t needed) {
+    if (ctx_.settings.monthly_lookup_quota <= 0 || needed <= 0) return;
+    std::int64_t used = 0;
+    with_spi(owner_, [&] {
+        Oid types[1] = {TEXTOID};
+        SPIPlanPtr plan = kept_plan(quota_plan, kQuotaSql, 1, types);
+        Datum values[1] = {text_datum(ctx_.server_name)};
+        auto rows = run_rows(plan, values, nullptr, {true});
+        if (!rows.empty()) used = DatumGetInt64(rows.front()[0]);
+    });
+    core::check_monthly_quota(ctx_.settings.monthly_lookup_quota, used, needed, ctx_.server_name);
 }
 
 void Storage::ensure_writable() {

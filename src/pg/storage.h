@@ -30,6 +30,13 @@ public:
     std::vector<std::pair<std::size_t, Datum>> fresh(const std::vector<CacheKey>& keys,
                                                      std::optional<Datum> max_age);
 
+    // Refuses (before anything is sent) `needed` lookups that would cross the
+    // server's monthly_lookup_quota.
+    void check_quota(std::int64_t needed);
+
+    Oid owner() const { return owner_; }
+    const std::string& role() const { return role_; }
+
     // Throws before any API call when answers could not be stored (a
     // read-only transaction or a standby): a paid-for answer is never dropped.
     static void ensure_writable();

@@ -63,6 +63,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
     }
 
     cv::pg::Storage::ensure_writable();
+    storage.check_quota(1);
     cv::core::SingleLookupResult result =
         cv::core::lookup_single(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
                                 ctx.api_key, target, cv::pg::backend_call_hooks());

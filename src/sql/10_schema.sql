@@ -85,12 +85,15 @@ CREATE TABLE contractor_verify.verification_history (
     error_code      text,
     error_message   text,
     license_status  text,
+    billable        boolean NOT NULL DEFAULT false,  -- counted by the API against the monthly quota
     payload         jsonb                  -- the record or error body as sent
 );
 CREATE INDEX verification_history_license
     ON contractor_verify.verification_history (state, license_number, observed_at);
 CREATE INDEX verification_history_observed_at
     ON contractor_verify.verification_history (observed_at);
+CREATE INDEX verification_history_billable
+    ON contractor_verify.verification_history (server_name, observed_at) WHERE billable;
 COMMENT ON TABLE contractor_verify.verification_history IS
     'append-only audit trail: every API observation, success or error';
 

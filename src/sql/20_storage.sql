@@ -72,11 +72,12 @@ BEGIN
     INSERT INTO contractor_verify.verification_history
         (observed_at, role_name, server_name, request_kind, caller_id, batch_id, state,
          license_number, lookup_name, http_status, outcome, error_code, error_message,
-         license_status, payload)
+         license_status, billable, payload)
     SELECT b.observed, p_role, p_server, coalesce(b.o->>'request_kind', 'single'), b.o->>'id',
            b.o->>'batch_id', b.state, b.license_number, b.o->>'name',
            (b.o->>'http_status')::integer, b.outcome, b.o->>'error_code', b.o->>'error_message',
-           b.o->'record'->>'license_status', nullif(b.o->'raw', 'null'::jsonb)
+           b.o->'record'->>'license_status', coalesce((b.o->>'billable')::boolean, false),
+           nullif(b.o->'raw', 'null'::jsonb)
     FROM contractor_verify.observations_of(p_observations) b ORDER BY b.n;
 
     -- Verified records replace what the cache holds, unless it holds newer data.
@@ -187,6 +188,14 @@ BEGIN
     ORDER BY b.n;
 END
 $fn$;
+
+-- Lookups the API has counted this calendar month (UTC) for a server.
+CREATE FUNCTION contractor_verify.lookups_this_month(p_server text)
+RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM contractor_verify.verification_history
+    WHERE billable AND server_name = p_server
+      AND observed_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+$$;
 
 REVOKE ALL ON FUNCTION contractor_verify.result_of(contractor_verify.license_cache, text, text, text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION contractor_verify.fresh_results(text[], text[], text[], interval) FROM PUBLIC;

@@ -53,3 +53,24 @@ TEST(Normalize, Status) {
     EXPECT_EQ(normalize_status("Active"), "ACTIVE");
     EXPECT_EQ(normalize_status(" suspended "), "SUSPENDED");
 }
+
+TEST(Normalize, RosterRows) {
+    auto a = normalize_input(std::string("ca"), std::string(" 1052183 "), std::nullopt);
+    EXPECT_EQ(a.error, "");
+    EXPECT_EQ(a.key, "L:CA:1052183");
+    auto b = normalize_input(std::string("CA"), std::string("1052183"), std::string("ignored"));
+    EXPECT_EQ(b.key, a.key);  // a license number wins over a name
+    auto n1 = normalize_input(std::string("WA"), std::string(""), std::string("Pacific Northwest Roofing LLC"));
+    auto n2 = normalize_input(std::string("wa"), std::nullopt, std::string("PACIFIC NORTHWEST ROOFING, L.L.C."));
+    EXPECT_EQ(n1.key, "N:WA:pacific northwest roofing");
+    EXPECT_EQ(n1.key, n2.key);
+    EXPECT_EQ(n1.name, "Pacific Northwest Roofing LLC");
+
+    EXPECT_EQ(normalize_input(std::nullopt, std::string("1"), std::nullopt).error, "state must not be NULL");
+    EXPECT_EQ(normalize_input(std::string("XX"), std::string("1"), std::nullopt).error, "unknown state code \"XX\"");
+    EXPECT_EQ(normalize_input(std::string("CA"), std::nullopt, std::nullopt).error, "needs a license_number or a name");
+    EXPECT_EQ(normalize_input(std::string("CA"), std::string("  "), std::string(" ")).error, "needs a license_number or a name");
+    EXPECT_EQ(normalize_input(std::string("CA"), std::nullopt, std::string("!!!")).error,
+              "business name has no letters or digits");
+    EXPECT_TRUE(normalize_input(std::string("CA"), std::string(100, '9'), std::nullopt).key.empty());
+}

@@ -1,0 +1,102 @@
+#include "pg/spi.h"
+
+#include "pg/guard.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+}
+
+namespace cv::pg {
+
+AsUser::AsUser(Oid user) {
+    GetUserIdAndSecContext(&saved_user_, &saved_context_);
+    SetUserIdAndSecContext(user, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+AsUser::~AsUser() { SetUserIdAndSecContext(saved_user_, saved_context_); }
+
+void spi_connect() {
+    pg_call([] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "contractor_verify: SPI_connect failed");
+    });
+}
+
+void spi_finish() {
+    pg_call([] { SPI_finish(); });
+}
+
+SPIPlanPtr kept_plan(SPIPlanPtr& slot, const char* sql, int nargs, Oid* types) {
+    if (slot == nullptr) {
+        pg_call([&] {
+            SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+            if (plan == nullptr)
+                elog(ERROR, "contractor_verify: SPI_prepare failed: %s",
+                     SPI_result_code_string(SPI_result));
+            SPI_keepplan(plan);
+            slot = plan;
+        });
+    }
+    return slot;
+}
+
+Datum text_array(const std::vector<const std::string*>& items) {
+    Datum result = 0;
+    pg_call([&] {
+        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
+        for (std::size_t i = 0; i < items.size(); ++i)
+            elems[i] = PointerGetDatum(cstring_to_text_with_len(
+                items[i]->data(), static_cast<int>(items[i]->size())));
+        result = PointerGetDatum(construct_array(elems, static_cast<int>(items.size()), TEXTOID, -1,
+                                                 false, TYPALIGN_INT));
+    });
+    return result;
+}
+
+Datum text_datum(const std::string& s) {
+    return pg_value([&] {
+        return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+    });
+}
+
+std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const char* nulls,
+                                         const std::vector<bool>& by_value) {
+    std::vector<std::vector<Datum>> rows;
+    uint64 count = 0;
+    pg_call([&] {
+        const int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "contractor_verify: storage query failed: %s", SPI_result_code_string(rc));
+        count = SPI_processed;
+    });
+    rows.reserve(count);
+    for (uint64 i = 0; i < count; ++i) {
+        std::vector<Datum> row(by_value.size(), 0);
+        pg_call([&] {
+            for (std::size_t c = 0; c < by_value.size(); ++c) {
+                bool isnull = false;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+                                        static_cast<int>(c) + 1, &isnull);
+                if (!isnull) row[c] = by_value[c] ? d : SPI_datumTransfer(d, false, -1);
+            }
+        });
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+std::uint64_t execute(const std::string& sql, int nargs, Oid* types, Datum* values,
+                      const char* nulls) {
+    std::uint64_t processed = 0;
+    pg_call([&] {
+        const int rc = nargs == 0 ? SPI_execute(sql.c_str(), false, 0)
+                                  : SPI_execute_with_args(sql.c_str(), nargs, types, values, nulls,
+                                                          false, 0);
+        if (rc < 0) elog(ERROR, "contractor_verify: statement failed: %s", SPI_result_code_string(rc));
+        processed = SPI_processed;
+    });
+    return processed;
+}
+
+}  // namespace cv::pg
