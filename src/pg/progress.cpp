@@ -130,7 +130,10 @@ void BatchProgress::maybe_notice(const core::BatchStats& st, bool last) {
     if (notice_interval_s <= 0) return;
     const std::int64_t now = steady_now_ms();
     if (!last && now - last_notice_ms_ < notice_interval_s * 1000LL) return;
+    if (last && st.done == noticed_done_ && st.calls == noticed_calls_) return;  // already said
     last_notice_ms_ = now;
+    noticed_done_ = st.done;
+    noticed_calls_ = st.calls;
     char wait[64] = "";
     if (st.waiting_for_limiter && st.next_call_at_ms > now)
         snprintf(wait, sizeof wait, ", next call in %.1fs",

@@ -31,6 +31,7 @@ private:
     ProgressSlot* slot_ = nullptr;
     std::int64_t total_ = 0, cached_ = 0, lookups_ = 0;
     std::int64_t started_ms_ = 0, last_notice_ms_ = 0;
+    std::int64_t noticed_done_ = -1, noticed_calls_ = -1;
 };
 
 // The GUC contractor_verify.progress_notice_interval (seconds; 0: off).

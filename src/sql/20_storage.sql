@@ -200,4 +200,5 @@ $$;
 REVOKE ALL ON FUNCTION contractor_verify.result_of(contractor_verify.license_cache, text, text, text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION contractor_verify.fresh_results(text[], text[], text[], interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION contractor_verify.observations_of(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION contractor_verify.lookups_this_month(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION contractor_verify.record_observations(text, name, jsonb, integer) FROM PUBLIC;

@@ -80,3 +80,8 @@ CREATE VIEW contractor_verify.batch_progress AS
 SELECT * FROM contractor_verify.batch_progress_rows();
 COMMENT ON VIEW contractor_verify.batch_progress IS
     'one row per running cv_verify_batch: records total / from cache / sent / done / failed, calls, 429s, and when the rate limiter next lets it call';
+
+-- Every role may use the functions and watch batches; the tables themselves
+-- stay the owner's (grant SELECT on contractor_verify.licenses to analysts).
+GRANT USAGE ON SCHEMA contractor_verify TO PUBLIC;
+GRANT SELECT ON contractor_verify.batch_progress TO PUBLIC;

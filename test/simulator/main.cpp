@@ -49,7 +49,8 @@ control surface:
                            401s, faults fired, max concurrent calls, batch sizes,
                            max accepted batch calls in any rate window, webhook deliveries
   POST /_sim/reset         zero the counters, clear faults, rate windows and license
-                           overrides (?keep=overrides keeps the overrides)
+                           overrides (?keep=overrides keeps the overrides), and restore
+                           the configuration given on the command line
   POST /_sim/license       {"state","license_number","set":{...fields}} or {...,"outcome":
                            "NOT_FOUND"|"STATE_TIMEOUT"|"INVALID_STATE_FORMAT"}
   POST /_sim/fault         {"mode", "count":1, "endpoint":"any"|"verify"|"batch", ...}; modes:

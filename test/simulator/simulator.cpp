@@ -92,7 +92,8 @@ bool known_fault_mode(const std::string& mode) {
     return modes.count(mode) > 0;
 }
 
-Simulator::Simulator(SimConfig config) : config_(std::move(config)), dataset_(config_.today_days) {
+Simulator::Simulator(SimConfig config)
+    : config_(config), initial_config_(config), dataset_(config_.today_days) {
     batch_limiter_.configure(config_.rate_limit, config_.rate_window, config_.rate_mode);
     verify_limiter_.configure(config_.verify_rate_limit, config_.rate_window, config_.rate_mode);
 }
@@ -435,8 +436,12 @@ void Simulator::handle_counters(const httplib::Request&, httplib::Response& res)
 void Simulator::handle_reset(const httplib::Request& req, httplib::Response& res) {
     counters_.reset();
     faults_.clear();
-    batch_limiter_.reset();
-    verify_limiter_.reset();
+    {
+        std::lock_guard<std::mutex> lock(config_mu_);
+        config_ = initial_config_;
+        batch_limiter_.configure(config_.rate_limit, config_.rate_window, config_.rate_mode);
+        verify_limiter_.configure(config_.verify_rate_limit, config_.rate_window, config_.rate_mode);
+    }
     if (req.get_param_value("keep") != "overrides") dataset_.clear_overrides();
     send_json(res, 200, {{"reset", true}});
 }

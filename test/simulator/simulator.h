@@ -70,6 +70,7 @@ private:
 
     std::mutex config_mu_;
     SimConfig config_;
+    const SimConfig initial_config_;  // what /_sim/reset restores
     Dataset dataset_;
     RateLimiter batch_limiter_;
     RateLimiter verify_limiter_;

@@ -474,3 +474,16 @@ TEST_F(SimTest, AsyncBatchDeliversToTheWebhookWithRetries) {
     too_big["webhook_url"] = "http://127.0.0.1:1/hook";
     EXPECT_EQ(batch(too_big)->status, 400);
 }
+
+TEST_F(SimTest, ResetRestoresTheStartupConfig) {
+    cvsim::SimConfig cfg;
+    cfg.rate_limit = 7;
+    start(cfg);
+    configure({{"latency_ms", 500}, {"rate_limit", 1}});
+    auto changed = json::parse(client(nullptr).Get("/_sim/config")->body);
+    EXPECT_EQ(changed["latency_ms"], 500);
+    client(nullptr).Post("/_sim/reset", "", "application/json");
+    auto restored = json::parse(client(nullptr).Get("/_sim/config")->body);
+    EXPECT_EQ(restored["latency_ms"], 0);
+    EXPECT_EQ(restored["rate_limit"], 7);
+}
