@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Four sessions running batches at once share one cluster-wide limiter: the
+# simulator never answers 429 and never sees more than the limit in any
+# window, whether it counts a fixed or a sliding window.
+source "$(dirname "$0")/lib/e2e.sh"
+trap 'drop_db cv_e2e_rate' EXIT
+fresh_db cv_e2e_rate
+q cv_e2e_rate "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '4', ADD rate_window '2s', ADD max_concurrent_calls '2')" >/dev/null
+
+run_round() {  # run_round MODE FIRST_LICENSE
+  local mode=$1 base=$2 pids=() s
+  "$SIMCTL" reset
+  "$SIMCTL" config rate_limit=4 rate_window_ms=2000 rate_mode="$mode" latency_ms=50
+  for s in 1 2 3 4; do
+    psql -X -q -At -d cv_e2e_rate -c "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE error_code = 'CALL_FAILED') || ' failed calls' FROM cv_verify_batch(\$\$SELECT 's$s-' || i, 'CA', ($base + $s * 1000 + i)::text FROM generate_series(1, 400) i\$\$)" >"/tmp/cv_rate_$s.out" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fail "a session failed: $(cat /tmp/cv_rate_*.out)"; done
+  for s in 1 2 3 4; do assert_eq "400 rows, 0 failed calls" "$(cat /tmp/cv_rate_$s.out)" "session $s ($mode window)"; rm -f "/tmp/cv_rate_$s.out"; done
+  local c; c=$("$SIMCTL" counters)
+  assert_eq 16 "$(echo "$c" | sed -E 's/.*"batch":([0-9]+).*/\1/')" "batch calls ($mode window)"
+  assert_eq 0 "$(echo "$c" | sed -E 's/.*"rate_limited":([0-9]+).*/\1/')" "429s from the simulator ($mode window)"
+  local most; most=$(echo "$c" | sed -E 's/.*"max_batch_calls_in_window":([0-9]+).*/\1/')
+  [ "$most" -le 4 ] || fail "$most calls in one window ($mode)"
+  pass "at most $most calls in any 2 s window ($mode window, limit 4)"
+}
+
+run_round fixed 900000
+run_round sliding 950000

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Without shared_preload_libraries the functions still work, with a
+# per-session rate limiter, and say so once per session with a WARNING.
+source "$(dirname "$0")/lib/e2e.sh"
+source "$E2E_ROOT/scripts/lib/common.sh"
+source "$E2E_ROOT/scripts/lib/cluster.sh"
+unset CV_KEEP_LOGS
+trap 'cluster_stop' EXIT
+cluster_start "shared_preload_libraries = ''" >/dev/null
+"$SIMCTL" reset
+export PGOPTIONS=""
+
+out=$(psql -X -d postgres 2>&1 <<SQL
+CREATE EXTENSION contractor_verify;
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL');
+CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+SELECT 'first: ' || count(*) FROM cv_verify_batch(\$\$VALUES ('a', 'CA', '1052183'), ('b', 'CA', '980001')\$\$);
+SELECT 'second: ' || count(*) FROM cv_verify_batch(\$\$VALUES ('c', 'CA', '980002')\$\$);
+SELECT 'single: ' || license_status FROM cv_verify('CA', '1052183');
+SELECT 'progress rows: ' || count(*) FROM contractor_verify.batch_progress;
+SQL
+)
+echo "$out"
+echo "$out" | grep -q "first: 2" || fail "the first batch did not run"
+echo "$out" | grep -q "second: 1" || fail "the second batch did not run"
+echo "$out" | grep -q "single: ACTIVE" || fail "cv_verify did not run"
+assert_eq 1 "$(echo "$out" | grep -c 'WARNING:  contractor_verify is not in shared_preload_libraries')" "warnings in one session"
+assert_eq 2 "$("$SIMCTL" counters | sed -E 's/.*"batch":([0-9]+).*/\1/')" "batch calls made"
