@@ -30,6 +30,10 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         --in_flight_;
     }
+    std::int64_t in_flight() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return in_flight_;
+    }
     void rate_limited() { bump(rate_limited_); }
     void unauthorized() { bump(unauthorized_); }
     void fault(const std::string& mode) {

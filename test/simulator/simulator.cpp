@@ -115,7 +115,10 @@ void Simulator::shutdown() {
 void Simulator::sleep_ms(int ms) {
     if (ms <= 0) return;
     std::unique_lock<std::mutex> lock(sleep_mu_);
-    sleep_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
+    const std::uint64_t generation = sleep_generation_;
+    sleep_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] {
+        return stopping_.load() || sleep_generation_ != generation;
+    });
 }
 
 std::string Simulator::current_month() const {
@@ -434,6 +437,15 @@ void Simulator::handle_counters(const httplib::Request&, httplib::Response& res)
 }
 
 void Simulator::handle_reset(const httplib::Request& req, httplib::Response& res) {
+    {
+        // Hanging and slow calls from before end now, so they neither hold
+        // connections nor count as in flight afterwards.
+        std::lock_guard<std::mutex> lock(sleep_mu_);
+        ++sleep_generation_;
+    }
+    sleep_cv_.notify_all();
+    for (int i = 0; i < 100 && counters_.in_flight() > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     counters_.reset();
     faults_.clear();
     {

@@ -80,6 +80,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::mutex sleep_mu_;
     std::condition_variable sleep_cv_;
+    std::uint64_t sleep_generation_ = 0;  // a reset wakes every sleeping handler
     std::atomic<std::uint64_t> batch_seq_{0};
 
     std::mutex webhooks_mu_;

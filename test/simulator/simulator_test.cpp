@@ -487,3 +487,16 @@ TEST_F(SimTest, ResetRestoresTheStartupConfig) {
     EXPECT_EQ(restored["latency_ms"], 0);
     EXPECT_EQ(restored["rate_limit"], 7);
 }
+
+TEST_F(SimTest, ResetEndsHangingCalls) {
+    start();
+    fault({{"mode", "hang"}, {"ms", 30000}});
+    auto hung = std::async(std::launch::async, [this] { return verify("CA", "1052183"); });
+    for (int i = 0; i < 200 && counters()["in_flight"] == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(counters()["in_flight"], 1);
+    client(nullptr).Post("/_sim/reset", "", "application/json");
+    ASSERT_EQ(hung.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_EQ(counters()["in_flight"], 0);
+    EXPECT_EQ(counters()["max_in_flight"], 0);
+}
