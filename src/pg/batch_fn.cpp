@@ -3,6 +3,7 @@
 // concurrent, under the cluster-wide rate limit, one result row per input row.
 #include "core/batch_runner.h"
 #include "core/error.h"
+#include "core/rate_window.h"
 
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "pg/runtime.h"
 #include "pg/server_context.h"
 #include "pg/shared_state.h"
+#include "pg/spool.h"
 #include "pg/srf.h"
 #include "pg/storage.h"
 
@@ -88,6 +90,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     const cv::pg::ServerContext ctx = cv::pg::load_server_context(server);
     cv::pg::Storage::ensure_writable();
     cv::pg::Storage storage(ctx);
+    cv::pg::spool_recover(storage.owner());
     cv::pg::BatchStore store(storage, ctx);
     cv::pg::BatchProgress progress(ctx.server_name);
 

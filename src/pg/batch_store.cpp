@@ -6,6 +6,7 @@
 #include "pg/batch_store.h"
 #include "pg/guard.h"
 #include "pg/spi.h"
+#include "pg/spool.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -200,6 +201,7 @@ void BatchStore::record(std::vector<core::Observation>& observations) {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& o : observations) doc.push_back(o.to_json());
     const std::string text = doc.dump();
+    spool_append(ctx_.server_name, storage_.role(), text);
     with_spi(storage_.owner(), [&] {
         Oid types[4] = {TEXTOID, NAMEOID, TEXTOID, INT4OID};
         Datum values[4];

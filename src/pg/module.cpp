@@ -16,6 +16,7 @@ void _PG_init(void);
 void _PG_init(void) {
     cv::pg::settings_init();
     cv::pg::progress_settings_init();
+    cv::pg::spool_init();
     // The cluster-wide rate limiter and batch progress need shared memory,
     // which only a preloaded library can have; without it the functions fall
     // back to a per-session limiter and say so.

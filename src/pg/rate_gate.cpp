@@ -1,3 +1,7 @@
+#include "core/batch_runner.h"
+#include "core/error.h"
+#include "core/rate_window.h"
+
 #include "pg/rate_gate.h"
 
 #include <limits>

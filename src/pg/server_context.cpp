@@ -1,6 +1,7 @@
-#include "pg/server_context.h"
-
 #include "core/error.h"
+#include "core/options.h"
+
+#include "pg/server_context.h"
 
 #include <map>
 

@@ -1,3 +1,6 @@
+#include "core/error.h"
+#include "core/rate_window.h"
+
 #include "pg/shared_state.h"
 
 #include <chrono>

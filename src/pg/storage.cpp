@@ -1,13 +1,15 @@
-#include "pg/storage.h"
-
 #include "core/error.h"
 #include "core/freshness.h"
+#include "core/observation.h"
+#include "core/options.h"
 #include "core/quota.h"
 
 #include <nlohmann/json.hpp>
 
+#include "pg/storage.h"
 #include "pg/guard.h"
 #include "pg/spi.h"
+#include "pg/spool.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -31,7 +33,9 @@ constexpr const char* kFreshSql =
 constexpr const char* kRecordSql =
     "SELECT r FROM contractor_verify.record_observations($1, $2, $3::jsonb, $4) AS r";
 
-Oid table_owner() {
+}  // namespace
+
+Oid Storage::table_owner() {
     Oid owner = InvalidOid;
     pg_call([&] {
         const Oid nsp = get_namespace_oid("contractor_verify", false);
@@ -49,6 +53,8 @@ Oid table_owner() {
     return owner;
 }
 
+namespace {
+
 constexpr const char* kQuotaSql = "SELECT contractor_verify.lookups_this_month($1)";
 
 SPIPlanPtr fresh_plan = nullptr;
@@ -58,7 +64,7 @@ SPIPlanPtr record_plan = nullptr;
 }  // namespace
 
 Storage::Storage(const ServerContext& ctx) : ctx_(ctx) {
-    owner_ = table_owner();
+    owner_ = Storage::table_owner();
     const char* role = nullptr;
     pg_call([&] { role = GetUserNameFromId(GetUserId(), false); });
     role_ = role;
@@ -114,6 +120,7 @@ std::vector<Datum> Storage::record(const std::vector<core::Observation>& observa
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& o : observations) doc.push_back(o.to_json());
     const std::string text = doc.dump();
+    spool_append(ctx_.server_name, role_, text);
     std::vector<Datum> rows;
     with_spi(owner_, [&] {
         Oid types[4] = {TEXTOID, NAMEOID, TEXTOID, INT4OID};

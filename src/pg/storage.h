@@ -35,6 +35,9 @@ public:
     void check_quota(std::int64_t needed);
 
     Oid owner() const { return owner_; }
+
+    // The owner of the extension's tables, whom the functions act as.
+    static Oid table_owner();
     const std::string& role() const { return role_; }
 
     // Throws before any API call when answers could not be stored (a

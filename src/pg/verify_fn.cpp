@@ -12,6 +12,7 @@
 #include "pg/guard.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
+#include "pg/spool.h"
 #include "pg/storage.h"
 
 extern "C" {
@@ -56,6 +57,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
              const char* server_name, std::optional<Datum> max_age) {
     const cv::pg::ServerContext ctx = cv::pg::load_server_context(server_name);
     cv::pg::Storage storage(ctx);
+    cv::pg::spool_recover(storage.owner());
 
     if (!target.license_number.empty()) {
         auto hits = storage.fresh({{target.state, target.license_number, ""}}, max_age);
