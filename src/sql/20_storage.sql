@@ -25,7 +25,7 @@ RETURNS cv_result LANGUAGE sql STABLE AS $$
         p_error_code, p_error_message, p_candidates,
         CASE WHEN c.outcome IS NOT NULL THEN c.fetched_at END,
         p_from_cache AND c.outcome IS NOT NULL,
-        coalesce(c.needs_review, false),
+        coalesce(c.needs_review, false) OR p_error_code IS NOT DISTINCT FROM 'NOT_FOUND',
         c.next_attempt_at,
         c.record)::cv_result
 $$;
