@@ -40,8 +40,9 @@ LANGUAGE sql STABLE AS $$
            contractor_verify.result_of(c, k.id, k.state, k.license_number,
                                        c.error_code, c.error_message, NULL, true)
     FROM unnest(p_states, p_license_numbers, p_ids) WITH ORDINALITY AS k(state, license_number, id, ord)
-    JOIN contractor_verify.license_cache c
-      ON c.state = k.state AND c.license_number = k.license_number
+    JOIN LATERAL (SELECT * FROM contractor_verify.license_cache x
+                   WHERE x.state = k.state AND x.license_number = k.license_number
+                   LIMIT 1) c ON true
     WHERE c.outcome IS NOT NULL
       AND c.expires_at > clock_timestamp()
       AND (p_max_age IS NULL OR c.fetched_at > clock_timestamp() - p_max_age)
@@ -182,8 +183,11 @@ BEGIN
                 b.o->>'error_code', b.o->>'error_message', nullif(b.o->'candidates', 'null'::jsonb),
                 coalesce(c.fetched_at < b.observed, false))).*
     FROM contractor_verify.observations_of(p_observations) b
-    LEFT JOIN contractor_verify.license_cache c
-      ON c.state = b.state AND c.license_number = b.license_number
+    -- One index probe per observation (LIMIT keeps the planner from hashing
+    -- the whole cache for a chunk of 100).
+    LEFT JOIN LATERAL (SELECT * FROM contractor_verify.license_cache x
+                        WHERE x.state = b.state AND x.license_number = b.license_number
+                        LIMIT 1) c ON true
     WHERE NOT b.attempt_only
     ORDER BY b.n;
 END

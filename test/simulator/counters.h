@@ -93,6 +93,7 @@ public:
                 {"per_license", per_license_},
                 {"batch_sizes", batch_sizes_},
                 {"max_batch_calls_in_window", max_in_window(window)},
+                {"batch_call_offsets_ms", offsets()},
                 {"webhooks", webhooks_}};
     }
 
@@ -100,6 +101,15 @@ private:
     void bump(std::int64_t& v) {
         std::lock_guard<std::mutex> lock(mu_);
         ++v;
+    }
+
+    // When each accepted batch call arrived, in ms after the first.
+    std::vector<std::int64_t> offsets() const {
+        std::vector<std::int64_t> t = batch_starts_ms_;
+        std::sort(t.begin(), t.end());
+        const std::int64_t first = t.empty() ? 0 : t.front();
+        for (auto& x : t) x -= first;
+        return t;
     }
 
     // Most accepted batch calls that started within any window-long interval.

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The benchmark (README): cv_verify_batch against a baseline client doing the
+# job the way the source documents do, in one run against the simulator with
+# a fixed per-call latency and no rate limit; then the rate limiter's
+# achieved calls per window with 1 and 4 sessions. Prints figures; asserts
+# nothing. Usage: scripts/bench.sh [roster sizes...] (default: 10000 100000)
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$CV_ROOT/scripts/lib/cluster.sh"
+source "$CV_ROOT/scripts/lib/simulator.sh"
+cleanup() { sim_stop; cluster_stop; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SIZES=("${@:-10000 100000}")
+[ $# -eq 0 ] && SIZES=(10000 100000)
+LATENCY_MS=50
+
+"$CV_ROOT/scripts/setup.sh"
+build_and_install
+cluster_start "work_mem = '4MB'"
+sim_start --rate-limit 0 --latency-ms "$LATENCY_MS"
+BUILD="$CV_ROOT/build"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench -c "$1"; }
+now() { date +%s.%N; }
+
+psql -X -q -d postgres -c "CREATE DATABASE bench"
+psql -X -q -v ON_ERROR_STOP=1 -d bench <<SQL
+CREATE EXTENSION contractor_verify;
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url '$CV_SIM_URL', calls_per_minute '1000', max_concurrent_calls '4');
+CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+CREATE TABLE app_licenses (id text PRIMARY KEY, state text, license_number text,
+    license_status text, expiration_date date, error_code text);
+CREATE TABLE baseline_results (id text, state text, license_number text,
+    license_status text, expiration_date date, error_code text);
+CREATE TABLE baseline_cache (state text, license_number text, payload jsonb,
+    PRIMARY KEY (state, license_number));
+SQL
+
+# One roster: n rows, 10% of them repeating another row's license.
+make_roster() {
+  q "DROP TABLE IF EXISTS roster; CREATE TABLE roster AS
+     SELECT 'c' || i AS id, 'CA' AS state,
+            (1000000 + CASE WHEN i % 10 = 0 THEN i / 10 ELSE i END)::text AS license_no
+     FROM generate_series(1, $1) AS i; ANALYZE roster"
+}
+
+# The extension's job: one statement, the README's upsert. Prints seconds and
+# the backend's peak resident memory (kB).
+extension_run() {
+  psql -X -q -At -v ON_ERROR_STOP=1 -d bench <<'SQL'
+\set t0 `date +%s.%N`
+INSERT INTO app_licenses AS l (id, state, license_number, license_status, expiration_date, error_code)
+SELECT v.id, v.state, v.license_number, v.license_status, v.expiration_date, v.error_code
+FROM cv_verify_batch($$SELECT id, state, license_no FROM roster$$) AS v
+ON CONFLICT (id) DO UPDATE SET
+    license_status  = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.license_status ELSE l.license_status END,
+    expiration_date = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.expiration_date ELSE l.expiration_date END,
+    error_code      = EXCLUDED.error_code;
+\set t1 `date +%s.%N`
+SELECT round((:t1 - :t0)::numeric, 3) || ' ' ||
+       substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s+(\d+)');
+SQL
+}
+
+baseline_run() {
+  "$BUILD/cv_baseline_client" --conninfo "dbname=bench" --url "$CV_SIM_URL" --key "$CV_SIM_KEY" \
+    --roster roster --results baseline_results --cache baseline_cache
+}
+
+rows=()
+for n in "${SIZES[@]}"; do
+  log "roster of $n"
+  make_roster "$n"
+  q "TRUNCATE app_licenses, baseline_results, baseline_cache, contractor_verify.license_cache, contractor_verify.verification_history"
+  sim_ctl POST /reset '{}' >/dev/null
+  read -r ext_cold ext_cold_mem <<<"$(extension_run)"
+  ext_cold_calls=$(sim_ctl GET /counters | sed -E 's/.*"batch":([0-9]+).*/\1/')
+  read -r ext_warm ext_warm_mem <<<"$(extension_run)"
+  sim_ctl POST /reset '{}' >/dev/null
+  base_cold=$(baseline_run | sed -E 's/.*seconds=([0-9.]+).*/\1/')
+  base_cold_calls=$(sim_ctl GET /counters | sed -E 's/.*"batch":([0-9]+).*/\1/')
+  q "TRUNCATE baseline_results"
+  base_warm=$(baseline_run | sed -E 's/.*seconds=([0-9.]+).*/\1/')
+  rows+=("$(q "SELECT format('| %s | cold | %s | %s calls | %s s | %s rec/s | %s calls | %s s | %s rec/s | %sx | %s MB |',
+      $n, '', $ext_cold_calls, $ext_cold, round($n / $ext_cold), $base_cold_calls, $base_cold,
+      round($n / $base_cold), round($base_cold / $ext_cold, 1), round($ext_cold_mem / 1024.0, 1))")")
+  rows+=("$(q "SELECT format('| %s | warm | %s | %s calls | %s s | %s rec/s | %s calls | %s s | %s rec/s | %sx | %s MB |',
+      $n, '', 0, $ext_warm, round($n / $ext_warm), 0, $base_warm,
+      round($n / $base_warm), round($base_warm / $ext_warm, 1), round($ext_warm_mem / 1024.0, 1))")")
+done
+
+echo
+echo "Roster verification, simulator at ${LATENCY_MS} ms per call, no rate limit (10% duplicate licenses):"
+echo
+echo "| records | cache | | extension calls | extension | extension rate | baseline calls | baseline | baseline rate | speedup | backend peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for r in "${rows[@]}"; do echo "$r"; done
+
+# The rate limiter: a limit of 10 calls per 6 s window (the standard plan's 10
+# per minute, scaled down), 40 calls needed, 1 session and then 4 at once.
+log "rate limiter"
+q "ALTER SERVER contractor_verify OPTIONS (SET calls_per_minute '10', ADD rate_window '6s', SET max_concurrent_calls '2')"
+rate_round() {  # rate_round SESSIONS FIRST_LICENSE
+  local sessions=$1 base=$2 per=$((4000 / $1)) pids=() s
+  sim_ctl POST /reset '{}' >/dev/null
+  sim_ctl POST /config '{"rate_limit": 10, "rate_window_ms": 6000, "rate_mode": "fixed", "latency_ms": 50}' >/dev/null
+  local t0; t0=$(now)
+  for s in $(seq 1 "$sessions"); do
+    q "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 's$s-' || i, 'CA', ($base + $s * 10000 + i)::text FROM generate_series(1, $per) i\$\$)" >/dev/null &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  local c; c=$(sim_ctl GET /counters)
+  # The steady rate: each of the 10 places in the window comes round again
+  # every (offset[i+10] - offset[i]) ms; 6000 ms would be 100% of the limit.
+  q "WITH c AS (SELECT '$c'::jsonb AS j),
+          o AS (SELECT x::bigint AS t, row_number() OVER (ORDER BY x::bigint) AS n
+                FROM c, jsonb_array_elements_text(j->'batch_call_offsets_ms') x),
+          g AS (SELECT avg(b.t - a.t) AS period FROM o a JOIN o b ON b.n = a.n + 10)
+     SELECT format('| %s | %s | %s | %s s | %s | %s%% | %s |', $sessions, j#>>'{calls,batch}',
+                   j->>'max_batch_calls_in_window', round(period / 1000.0, 3),
+                   round(10 * 6000 / period, 2), round(100 * 6000 / period, 1), j->>'rate_limited')
+     FROM c, g"
+}
+sleep 7
+r1=$(rate_round 1 3000000)
+sleep 7
+r4=$(rate_round 4 4000000)
+echo
+echo "Rate limiter: limit 10 calls per 6 s window (rate_margin 250 ms), 40 calls of 100 records, simulator counting a fixed window:"
+echo
+echo "| sessions | calls | most calls in any 6 s | mean gap between a call and the 10th after it | calls per 6 s (steady) | of the limit | 429s |"
+echo "|---|---|---|---|---|---|---|"
+echo "$r1"
+echo "$r4"
