@@ -117,19 +117,8 @@ BEGIN
 
     -- Cacheable per-record errors (NOT_FOUND, INVALID_STATE_FORMAT): beside a
     -- verified record they only note the attempt; otherwise they are the entry.
-    UPDATE contractor_verify.license_cache c
-       SET last_attempt_at = e.observed, last_error_code = e.outcome,
-           last_error_message = e.o->>'error_message',
-           needs_review = c.needs_review OR e.outcome = 'NOT_FOUND',
-           review_reason = CASE WHEN e.outcome = 'NOT_FOUND'
-                                THEN 'NOT_FOUND after a verified record' ELSE c.review_reason END
-      FROM (SELECT DISTINCT ON (b.state, b.license_number) b.*
-              FROM contractor_verify.observations_of(p_observations) b
-             WHERE b.o->>'ttl_ms' IS NOT NULL AND b.outcome <> 'VERIFIED' AND NOT b.attempt_only
-               AND b.license_number IS NOT NULL
-             ORDER BY b.state, b.license_number, b.observed DESC) e
-     WHERE c.state = e.state AND c.license_number = e.license_number AND c.outcome = 'VERIFIED';
-
+    -- (One INSERT ... ON CONFLICT, so every row goes through the primary key
+    -- whatever the plan cached when the table was small believes.)
     INSERT INTO contractor_verify.license_cache AS c
         (state, license_number, outcome, error_code, error_message, record, server_name,
          fetched_at, expires_at, last_attempt_at, last_error_code, last_error_message,
@@ -144,16 +133,26 @@ BEGIN
       AND b.license_number IS NOT NULL
     ORDER BY b.state, b.license_number, b.observed DESC
     ON CONFLICT (state, license_number) DO UPDATE SET
-        outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code,
-        error_message = EXCLUDED.error_message, record = EXCLUDED.record,
-        server_name = EXCLUDED.server_name, fetched_at = EXCLUDED.fetched_at,
-        expires_at = EXCLUDED.expires_at, last_attempt_at = EXCLUDED.last_attempt_at,
+        outcome       = CASE WHEN c.outcome = 'VERIFIED' THEN c.outcome ELSE EXCLUDED.outcome END,
+        error_code    = CASE WHEN c.outcome = 'VERIFIED' THEN c.error_code ELSE EXCLUDED.error_code END,
+        error_message = CASE WHEN c.outcome = 'VERIFIED' THEN c.error_message ELSE EXCLUDED.error_message END,
+        record        = CASE WHEN c.outcome = 'VERIFIED' THEN c.record ELSE EXCLUDED.record END,
+        server_name   = CASE WHEN c.outcome = 'VERIFIED' THEN c.server_name ELSE EXCLUDED.server_name END,
+        fetched_at    = CASE WHEN c.outcome = 'VERIFIED' THEN c.fetched_at ELSE EXCLUDED.fetched_at END,
+        expires_at    = CASE WHEN c.outcome = 'VERIFIED' THEN c.expires_at ELSE EXCLUDED.expires_at END,
+        consecutive_timeouts = CASE WHEN c.outcome = 'VERIFIED' THEN c.consecutive_timeouts ELSE 0 END,
+        next_attempt_at = CASE WHEN c.outcome = 'VERIFIED' THEN c.next_attempt_at END,
+        last_attempt_at = EXCLUDED.last_attempt_at,
         last_error_code = EXCLUDED.last_error_code,
-        last_error_message = EXCLUDED.last_error_message, consecutive_timeouts = 0,
-        next_attempt_at = NULL, needs_review = EXCLUDED.needs_review,
-        review_reason = EXCLUDED.review_reason
-    WHERE c.outcome IS DISTINCT FROM 'VERIFIED'
-      AND (c.fetched_at IS NULL OR c.fetched_at <= EXCLUDED.fetched_at);
+        last_error_message = EXCLUDED.last_error_message,
+        needs_review  = CASE WHEN c.outcome = 'VERIFIED'
+                             THEN c.needs_review OR EXCLUDED.outcome = 'NOT_FOUND'
+                             ELSE EXCLUDED.needs_review END,
+        review_reason = CASE WHEN c.outcome = 'VERIFIED' AND EXCLUDED.outcome = 'NOT_FOUND'
+                             THEN 'NOT_FOUND after a verified record'
+                             WHEN c.outcome = 'VERIFIED' THEN c.review_reason
+                             ELSE EXCLUDED.review_reason END
+    WHERE c.outcome = 'VERIFIED' OR c.fetched_at IS NULL OR c.fetched_at <= EXCLUDED.fetched_at;
 
     -- STATE_TIMEOUT: keep whatever the cache holds, count the timeout, schedule
     -- the next attempt, and flag for manual review after enough in a row.
