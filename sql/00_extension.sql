@@ -16,7 +16,7 @@ CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (batch_size '50
 CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (timeout_ms 'soon');
 CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (cache_ttl 'forever');
 CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (url 'ftp://example.com');
-CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (calls_per_minute '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (calls_per_minute '1001');
 
 SELECT pg_temp.sqlstate_of($$CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (urll 'x')$$) AS unknown_option,
        pg_temp.sqlstate_of($$CREATE SERVER bad FOREIGN DATA WRAPPER contractor_verify OPTIONS (batch_size '500')$$) AS bad_value;

@@ -79,8 +79,9 @@ const std::vector<OptionSpec>& option_specs() {
          "freshness of a NOT_FOUND answer"},
         {"batch_size", OptionContext::Server, OptionType::Integer, "100", 1, 100,
          "records per batch call (the API accepts at most 100)"},
-        {"calls_per_minute", OptionContext::Server, OptionType::Integer, "10", 1, 1000,
-         "batch calls allowed to start in any rate_window (60s), cluster-wide"},
+        {"calls_per_minute", OptionContext::Server, OptionType::Integer, "10", 0, 1000,
+         "batch calls allowed to start in any rate_window (60s), cluster-wide (0: no limit; "
+         "429s still pause every caller)"},
         {"rate_window", OptionContext::Server, OptionType::Duration, "60s", 1000, 60 * kMinute,
          "the window calls_per_minute counts over (the plan's; 60s)"},
         {"rate_margin", OptionContext::Server, OptionType::Duration, "250ms", 0, kMinute,

@@ -12,8 +12,9 @@ void start_log_reset(StartLog& log) {
 }
 
 std::int64_t next_start_at(const StartLog& log, int limit, std::int64_t span_ms, std::int64_t now) {
-    limit = std::clamp(limit, 1, kMaxCallsPerWindow);
     std::int64_t at = std::max(now, log.paused_until);
+    if (limit <= 0) return at;  // no limit of our own; a 429's pause still holds
+    limit = std::min(limit, kMaxCallsPerWindow);
     if (log.count >= limit) {
         // The limit-th most recent start must have left the span.
         const int idx = (log.head - limit + kMaxCallsPerWindow) % kMaxCallsPerWindow;

@@ -26,7 +26,8 @@ struct StartLog {
 
 void start_log_reset(StartLog& log);
 
-// The earliest time a call may start: `now` if it may start at once.
+// The earliest time a call may start: `now` if it may start at once. A limit
+// of 0 means no limit of our own (only a pause holds calls back).
 std::int64_t next_start_at(const StartLog& log, int limit, std::int64_t span_ms, std::int64_t now);
 
 // Records a call starting at `now` (after next_start_at said it may).

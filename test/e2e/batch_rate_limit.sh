@@ -27,3 +27,24 @@ run_round() {  # run_round MODE FIRST_LICENSE
 
 run_round fixed 900000
 run_round sliding 950000
+
+# A 429 seen by one session pauses every session using the key until its
+# Retry-After has passed.
+"$SIMCTL" reset
+q cv_e2e_rate "ALTER SERVER contractor_verify OPTIONS (SET calls_per_minute '100')" >/dev/null
+"$SIMCTL" fault http429 retry_after=3 endpoint=batch
+t0=$(now_ms)
+psql -X -q -At -d cv_e2e_rate -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'p' || i, 'CA', (990000 + i)::text FROM generate_series(1, 50) i\$\$)" >/tmp/cv_pause_1.out 2>&1 &
+first=$!
+sleep 0.5
+t1=$(now_ms)
+second=$(psql -X -q -At -d cv_e2e_rate -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'q' || i, 'CA', (995000 + i)::text FROM generate_series(1, 50) i\$\$)")
+t2=$(now_ms)
+wait "$first"
+assert_eq 50 "$(cat /tmp/cv_pause_1.out)" "rows of the session that got the 429"
+assert_eq 50 "$second" "rows of the other session"
+waited=$((t2 - t1))
+[ "$waited" -ge 2000 ] || fail "the other session called during the pause (done after $waited ms)"
+pass "the other session waited out the pause: done $waited ms after it started, $((t2 - t0)) ms after the 429"
+assert_eq 1 "$("$SIMCTL" counters | sed -E 's/.*"rate_limited":([0-9]+).*/\1/')" "429s sent (only the injected one)"
+rm -f /tmp/cv_pause_1.out

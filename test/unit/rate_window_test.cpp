@@ -102,3 +102,14 @@ TEST(LocalRateGate, AdmitsAndPauses) {
     EXPECT_EQ(gate->try_start(2000), 5000);
     EXPECT_FALSE(gate->try_start(5000));
 }
+
+TEST(StartLog, ZeroMeansNoLimitButPausesHold) {
+    auto log = std::make_unique<StartLog>();
+    start_log_reset(*log);
+    for (int i = 0; i < 5000; ++i) {
+        ASSERT_EQ(next_start_at(*log, 0, 60000, i), i);
+        record_start(*log, i);
+    }
+    pause_until(*log, 9000);
+    EXPECT_EQ(next_start_at(*log, 0, 60000, 6000), 9000);
+}
