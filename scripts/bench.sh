@@ -5,12 +5,7 @@
 # achieved calls per window with 1 and 4 sessions. Prints figures; asserts
 # nothing. Usage: scripts/bench.sh [roster sizes...] (default: 10000 100000)
 set -euo pipefail
-source "$(dirname "$0")/lib/common.sh"
-source "$CV_ROOT/scripts/lib/cluster.sh"
-source "$CV_ROOT/scripts/lib/simulator.sh"
-cleanup() { sim_stop; cluster_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$(dirname "$0")/lib/session.sh"
 
 SIZES=("${@:-10000 100000}")
 [ $# -eq 0 ] && SIZES=(10000 100000)

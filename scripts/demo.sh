@@ -3,13 +3,7 @@
 # a throwaway PostgreSQL cluster and the ContractorVerify simulator on
 # loopback. Installs and builds what is missing, then stops everything.
 set -euo pipefail
-source "$(dirname "$0")/lib/common.sh"
-source "$CV_ROOT/scripts/lib/cluster.sh"
-source "$CV_ROOT/scripts/lib/simulator.sh"
-
-cleanup() { sim_stop; cluster_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$(dirname "$0")/lib/session.sh"
 
 "$CV_ROOT/scripts/setup.sh"
 build_and_install

@@ -5,17 +5,12 @@
 # (pg_regress) and the end-to-end scripts (test/e2e), stops everything it
 # started, and ends with "N passed, N failed".
 set -uo pipefail
-source "$(dirname "$0")/lib/common.sh"
-source "$CV_ROOT/scripts/lib/cluster.sh"
-source "$CV_ROOT/scripts/lib/simulator.sh"
+source "$(dirname "$0")/lib/session.sh"
 
 passed=0
 failed=0
 failures=()
 summary() { echo "$passed passed, $failed failed"; }
-cleanup() { sim_stop; cluster_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 "$CV_ROOT/scripts/setup.sh" || { failed=1; summary; exit 1; }
 build_and_install || { echo "build failed" >&2; failed=1; summary; exit 1; }
