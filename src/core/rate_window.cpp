@@ -48,27 +48,26 @@ namespace {
 
 class LocalRateGate : public RateGate {
 public:
-    LocalRateGate(int limit, std::int64_t span_ms) : limit_(limit), span_(span_ms) {
-        start_log_reset(*log_);
-    }
+    LocalRateGate(StartLog& log, int limit, std::int64_t span_ms)
+        : log_(log), limit_(limit), span_(span_ms) {}
     std::optional<std::int64_t> try_start(std::int64_t now) override {
-        const std::int64_t at = next_start_at(*log_, limit_, span_, now);
+        const std::int64_t at = next_start_at(log_, limit_, span_, now);
         if (at > now) return at;
-        record_start(*log_, now);
+        record_start(log_, now);
         return std::nullopt;
     }
-    void pause_until(std::int64_t until) override { core::pause_until(*log_, until); }
+    void pause_until(std::int64_t until) override { core::pause_until(log_, until); }
 
 private:
+    StartLog& log_;
     int limit_;
     std::int64_t span_;
-    std::unique_ptr<StartLog> log_ = std::make_unique<StartLog>();
 };
 
 }  // namespace
 
-std::unique_ptr<RateGate> make_local_rate_gate(int limit, std::int64_t span_ms) {
-    return std::make_unique<LocalRateGate>(limit, span_ms);
+std::unique_ptr<RateGate> make_local_rate_gate(StartLog& log, int limit, std::int64_t span_ms) {
+    return std::make_unique<LocalRateGate>(log, limit, span_ms);
 }
 
 }  // namespace cv::core

@@ -47,8 +47,9 @@ namespace cv::core {
 
 class RateGate;
 
-// A rate gate over a StartLog in this process's memory: for one session when
-// the cluster-wide limiter (shared memory) is not available, and for tests.
-std::unique_ptr<RateGate> make_local_rate_gate(int limit, std::int64_t span_ms);
+// A rate gate over a StartLog in this process's memory (which must outlive
+// it): for one session when the cluster-wide limiter (shared memory) is not
+// available, and for tests.
+std::unique_ptr<RateGate> make_local_rate_gate(StartLog& log, int limit, std::int64_t span_ms);
 
 }  // namespace cv::core

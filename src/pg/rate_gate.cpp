@@ -80,25 +80,6 @@ private:
     std::int64_t span_;
 };
 
-// Without shared memory: one log per key for this session.
-class SessionRateGate : public core::RateGate {
-public:
-    SessionRateGate(core::StartLog& log, int limit, std::int64_t span)
-        : log_(log), limit_(limit), span_(span) {}
-    std::optional<std::int64_t> try_start(std::int64_t now) override {
-        const std::int64_t at = core::next_start_at(log_, limit_, span_, now);
-        if (at > now) return at;
-        core::record_start(log_, now);
-        return std::nullopt;
-    }
-    void pause_until(std::int64_t until) override { core::pause_until(log_, until); }
-
-private:
-    core::StartLog& log_;
-    int limit_;
-    std::int64_t span_;
-};
-
 void warn_once_without_preload() {
     static bool warned = false;
     if (warned) return;
@@ -119,13 +100,14 @@ std::unique_ptr<core::RateGate> make_rate_gate(const ServerContext& ctx) {
     if (SharedState* s = shared_state())
         return std::make_unique<SharedRateGate>(s, key_hash(ctx), limit, span_ms(ctx));
     warn_once_without_preload();
+    // Without shared memory: one log per key, for this session.
     static std::map<std::uint64_t, std::unique_ptr<core::StartLog>> logs;
     auto& log = logs[key_hash(ctx)];
     if (!log) {
         log = std::make_unique<core::StartLog>();
         core::start_log_reset(*log);
     }
-    return std::make_unique<SessionRateGate>(*log, limit, span_ms(ctx));
+    return core::make_local_rate_gate(*log, limit, span_ms(ctx));
 }
 
 }  // namespace cv::pg

@@ -230,7 +230,9 @@ TEST_F(BatchTest, ARejectedKeyRaises) {
 TEST_F(BatchTest, TheGateSpacesCallsSoTheServerNeverSays429) {
     // 3 calls per 1 s sliding window on both sides; 8 calls must spread out.
     control("config", {{"rate_limit", 3}, {"rate_window_ms", 1000}, {"rate_mode", "sliding"}});
-    auto gate = make_local_rate_gate(3, 1000 + 50);
+    auto log = std::make_unique<StartLog>();
+    start_log_reset(*log);
+    auto gate = make_local_rate_gate(*log, 3, 1000 + 50);
     BatchStats stats = run(items(800), *gate);
     EXPECT_EQ(stats.calls, 8);
     EXPECT_EQ(stats.rate_limited, 0);

@@ -94,7 +94,9 @@ TEST(StartLog, NeverMoreThanTheLimitInAnyWindow) {
 }
 
 TEST(LocalRateGate, AdmitsAndPauses) {
-    auto gate = make_local_rate_gate(2, 1000);
+    StartLog log;
+    start_log_reset(log);
+    auto gate = make_local_rate_gate(log, 2, 1000);
     EXPECT_FALSE(gate->try_start(0));
     EXPECT_FALSE(gate->try_start(1));
     EXPECT_EQ(gate->try_start(2), 1000);
