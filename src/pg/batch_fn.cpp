@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "pg/args.h"
 #include "pg/batch_store.h"
 #include "pg/guard.h"
 #include "pg/progress.h"
@@ -68,22 +69,12 @@ private:
     cv::pg::BatchProgress& progress_;
 };
 
-std::optional<Datum> max_age_arg(FunctionCallInfo fcinfo) {
-    if (PG_ARGISNULL(1)) return std::nullopt;
-    const Interval* iv = PG_GETARG_INTERVAL_P(1);
-    if (iv->time < 0 || iv->day < 0 || iv->month < 0)
-        throw Error(ErrorKind::InvalidParameter, "max_age must not be negative",
-                    "Pass an interval such as '1 hour', 0 to always call the API, or NULL for "
-                    "the server's cache TTLs.");
-    return PG_GETARG_DATUM(1);
-}
-
 template <typename Load>
 Datum run(FunctionCallInfo fcinfo, Load load) {
     RunningBatch running;
     cv::pg::MaterializedResult out = cv::pg::begin_materialized(fcinfo);
-    const std::optional<Datum> max_age = max_age_arg(fcinfo);
-    const char* server = PG_ARGISNULL(2) ? nullptr : NameStr(*PG_GETARG_NAME(2));
+    const std::optional<Datum> max_age = cv::pg::max_age_arg(fcinfo, 1);
+    const char* server = cv::pg::server_arg(fcinfo, 2);
     cv::core::BatchOptions options;
     options.all_or_nothing = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 

@@ -1,12 +1,9 @@
 #include "core/error.h"
 #include "core/freshness.h"
 
-#include <nlohmann/json.hpp>
-
 #include "pg/batch_store.h"
 #include "pg/guard.h"
 #include "pg/spi.h"
-#include "pg/spool.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -198,17 +195,11 @@ std::vector<core::LookupItem> BatchStore::next_lookups(std::size_t max) {
 }
 
 void BatchStore::record(std::vector<core::Observation>& observations) {
-    nlohmann::json doc = nlohmann::json::array();
-    for (const auto& o : observations) doc.push_back(o.to_json());
-    const std::string text = doc.dump();
-    spool_append(ctx_.server_name, storage_.role(), text);
+    const std::string document = storage_.spooled_document(observations);
     with_spi(storage_.owner(), [&] {
-        Oid types[4] = {TEXTOID, NAMEOID, TEXTOID, INT4OID};
+        Oid types[4];
         Datum values[4];
-        values[0] = text_datum(ctx_.server_name);
-        values[1] = pg_value([&] { return DirectFunctionCall1(namein, CStringGetDatum(storage_.role().c_str())); });
-        values[2] = text_datum(text);
-        values[3] = Int32GetDatum(core::kTimeoutsBeforeReview);
+        storage_.recording_params(document, types, values);
         execute(kRecordChunk, 4, types, values);
     });
 }

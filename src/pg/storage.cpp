@@ -33,6 +33,12 @@ constexpr const char* kFreshSql =
 constexpr const char* kRecordSql =
     "SELECT r FROM contractor_verify.record_observations($1, $2, $3::jsonb, $4) AS r";
 
+constexpr const char* kQuotaSql = "SELECT contractor_verify.lookups_this_month($1)";
+
+SPIPlanPtr fresh_plan = nullptr;
+SPIPlanPtr quota_plan = nullptr;
+SPIPlanPtr record_plan = nullptr;
+
 }  // namespace
 
 Oid Storage::table_owner() {
@@ -52,16 +58,6 @@ Oid Storage::table_owner() {
     });
     return owner;
 }
-
-namespace {
-
-constexpr const char* kQuotaSql = "SELECT contractor_verify.lookups_this_month($1)";
-
-SPIPlanPtr fresh_plan = nullptr;
-SPIPlanPtr quota_plan = nullptr;
-SPIPlanPtr record_plan = nullptr;
-
-}  // namespace
 
 Storage::Storage(const ServerContext& ctx) : ctx_(ctx) {
     owner_ = Storage::table_owner();
@@ -116,22 +112,33 @@ void Storage::ensure_writable() {
                           "can still be read.");
 }
 
-std::vector<Datum> Storage::record(const std::vector<core::Observation>& observations) {
+std::string Storage::spooled_document(const std::vector<core::Observation>& observations) const {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& o : observations) doc.push_back(o.to_json());
-    const std::string text = doc.dump();
+    std::string text = doc.dump();
     spool_append(ctx_.server_name, role_, text);
+    return text;
+}
+
+void Storage::recording_params(const std::string& document, Oid types[4], Datum values[4]) const {
+    types[0] = TEXTOID;
+    types[1] = NAMEOID;
+    types[2] = TEXTOID;
+    types[3] = INT4OID;
+    values[0] = text_datum(ctx_.server_name);
+    values[1] = pg_value([&] { return DirectFunctionCall1(namein, CStringGetDatum(role_.c_str())); });
+    values[2] = text_datum(document);
+    values[3] = Int32GetDatum(core::kTimeoutsBeforeReview);
+}
+
+std::vector<Datum> Storage::record(const std::vector<core::Observation>& observations) {
+    const std::string document = spooled_document(observations);
     std::vector<Datum> rows;
     with_spi(owner_, [&] {
-        Oid types[4] = {TEXTOID, NAMEOID, TEXTOID, INT4OID};
-        SPIPlanPtr plan = kept_plan(record_plan, kRecordSql, 4, types);
+        Oid types[4];
         Datum values[4];
-        pg_call([&] {
-            values[0] = CStringGetTextDatum(ctx_.server_name.c_str());
-            values[1] = DirectFunctionCall1(namein, CStringGetDatum(role_.c_str()));
-            values[2] = PointerGetDatum(cstring_to_text_with_len(text.data(), static_cast<int>(text.size())));
-            values[3] = Int32GetDatum(core::kTimeoutsBeforeReview);
-        });
+        recording_params(document, types, values);
+        SPIPlanPtr plan = kept_plan(record_plan, kRecordSql, 4, types);
         for (const auto& row : run_rows(plan, values, nullptr, {false})) rows.push_back(row[0]);
     });
     return rows;

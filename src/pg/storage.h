@@ -34,6 +34,14 @@ public:
     // server's monthly_lookup_quota.
     void check_quota(std::int64_t needed);
 
+    // The observations as the document record_observations reads, kept in the
+    // spool (pg/spool.h) before it goes anywhere near the tables.
+    std::string spooled_document(const std::vector<core::Observation>& observations) const;
+
+    // record_observations' parameters ($1 server, $2 role, $3 the document,
+    // $4 timeouts before review); call inside with_spi.
+    void recording_params(const std::string& document, Oid types[4], Datum values[4]) const;
+
     Oid owner() const { return owner_; }
 
     // The owner of the extension's tables, whom the functions act as.

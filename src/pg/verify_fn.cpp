@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/args.h"
 #include "pg/guard.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
@@ -33,24 +34,6 @@ std::string text_arg(FunctionCallInfo fcinfo, int n, const char* what) {
                         " cannot be verified.");
     const char* s = cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
     return s;
-}
-
-const char* server_arg(FunctionCallInfo fcinfo, int n) {
-    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return nullptr;
-    return NameStr(*PG_GETARG_NAME(n));
-}
-
-std::optional<Datum> max_age_arg(FunctionCallInfo fcinfo, int n) {
-    if (PG_ARGISNULL(n)) return std::nullopt;
-    const Interval* iv = PG_GETARG_INTERVAL_P(n);
-    const double micros = static_cast<double>(iv->time) +
-                          static_cast<double>(iv->day) * USECS_PER_DAY +
-                          static_cast<double>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-    if (micros < 0)
-        throw Error(ErrorKind::InvalidParameter, "max_age must not be negative",
-                    "Pass an interval such as '1 hour', 0 to always call the API, or NULL for "
-                    "the server's cache TTLs.");
-    return PG_GETARG_DATUM(n);
 }
 
 Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
@@ -99,7 +82,7 @@ Datum cv_verify(PG_FUNCTION_ARGS) {
         target.state = cv::core::normalize_state(text_arg(fcinfo, 0, "state"));
         target.license_number =
             cv::core::normalize_license_number(text_arg(fcinfo, 1, "license_number"));
-        return lookup(fcinfo, target, server_arg(fcinfo, 3), max_age_arg(fcinfo, 2));
+        return lookup(fcinfo, target, cv::pg::server_arg(fcinfo, 3), cv::pg::max_age_arg(fcinfo, 2));
     });
 }
 
@@ -108,6 +91,6 @@ Datum cv_verify_by_name(PG_FUNCTION_ARGS) {
         cv::core::LookupTarget target;
         target.state = cv::core::normalize_state(text_arg(fcinfo, 0, "state"));
         target.name = cv::core::normalize_lookup_name(text_arg(fcinfo, 1, "name"));
-        return lookup(fcinfo, target, server_arg(fcinfo, 2), std::nullopt);
+        return lookup(fcinfo, target, cv::pg::server_arg(fcinfo, 2), std::nullopt);
     });
 }
