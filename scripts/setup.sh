@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential make cmake pkg-config git curl ca-certificates
   "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" "postgresql-${PG_MAJOR}-cron"
   postgresql-client libpq-dev
-  libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev libicu-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
 

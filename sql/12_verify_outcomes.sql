@@ -29,17 +29,20 @@ SELECT license_number, business_name, license_status, error_code
 FROM cv_verify_by_name('CA', 'pacific electric, inc.');
 SELECT license_number, from_cache FROM cv_verify('CA', '1052183');
 
--- STATE_TIMEOUT: never cached; each attempt is counted, the next attempt is
--- scheduled 4 to 6 hours later, and the third in a row asks for manual review.
-SELECT error_code, needs_review,
+-- STATE_TIMEOUT: the next attempt is scheduled 4 to 6 hours later and the
+-- license is not called again before then (the row says so, from the cache);
+-- max_age => 0 forces a call. Each timeout is counted, and the third in a row
+-- asks for manual review.
+SELECT error_code, needs_review, from_cache,
        next_attempt_at BETWEEN now() + interval '4 hours' AND now() + interval '6 hours 1 minute' AS retry_in_4_to_6h
 FROM cv_verify('LA', '80001');
-SELECT error_code, needs_review FROM cv_verify('LA', '80001');
-SELECT error_code, needs_review FROM cv_verify('LA', '80001');
+SELECT error_code, needs_review, from_cache, next_attempt_at > now() AS retry_later FROM cv_verify('LA', '80001');
+SELECT error_code, needs_review FROM cv_verify('LA', '80001', max_age => '0');
+SELECT error_code, needs_review FROM cv_verify('LA', '80001', max_age => '0');
 SELECT outcome, consecutive_timeouts, needs_review, review_reason
 FROM contractor_verify.license_cache WHERE license_number = '80001';
 
--- The simulator saw exactly one call per answer above except the two cache hits.
+-- The simulator saw exactly one call per answer above except the three cache hits.
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,verify}' AS verify_calls,
        (:'c'::jsonb)#>>'{per_license,LA:80001}' AS la_lookups;

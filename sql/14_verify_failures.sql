@@ -1,6 +1,6 @@
 -- Transport failures: 429 waits Retry-After and retries; network errors and
--- 5xx retry with backoff, then fail naming the host; a rejected key, a
--- malformed or oversized body fail without caching anything; cancel and
+-- 5xx and an unreadable 200 retry with backoff, then fail naming the host; a
+-- rejected key or an oversized body fail without caching anything; cancel and
 -- statement_timeout stop a hanging request and leave the backend usable.
 \i sql/include/setup.psql
 
@@ -41,21 +41,33 @@ SELECT http_status, outcome FROM contractor_verify.verification_history ORDER BY
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,verify}' AS verify_calls;
 
--- Malformed JSON and an oversized body are errors, and cache nothing.
+-- A 200 whose body is not JSON is retried like a 5xx: the retry's answer is kept.
 TRUNCATE contractor_verify.license_cache, contractor_verify.verification_history;
+\set _ `test/simctl reset`
 \set _ `test/simctl fault malformed_json`
-SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183')$$);
+SELECT license_status, error_code FROM cv_verify('CA', '1052183');
+SELECT http_status, outcome FROM contractor_verify.verification_history ORDER BY id;
+-- Unreadable on every attempt: an error after max_retries, nothing cached.
+\set _ `test/simctl fault malformed_json count=10`
+SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '300001')$$);
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{per_license,CA:300001}' AS calls_for_300001;
+-- An oversized body fails at once (it would be just as large again).
+\set _ `test/simctl reset`
 ALTER SERVER cv_sim OPTIONS (ADD max_response_bytes '65536');
 \set _ `test/simctl fault oversized bytes=1048576`
-SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183')$$);
-SELECT count(*) AS cached FROM contractor_verify.license_cache;
+SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '300002')$$);
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,verify}' AS verify_calls;
+SELECT count(*) AS cached FROM contractor_verify.license_cache WHERE license_number IN ('300001', '300002');
 
 -- A wrong key: an error saying it was rejected, with no trace of the key.
+\set _ `test/simctl reset`
 CREATE SERVER cv_wrong_key FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_wrong_key OPTIONS (api_key 'cv_live_SECRET_6d1f0a');
-SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', server => 'cv_wrong_key')$$);
+SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', max_age => '0', server => 'cv_wrong_key')$$);
 SELECT position('SECRET' IN concat_ws(' ', message, detail, hint)) AS key_shown
-FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', server => 'cv_wrong_key')$$);
+FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', max_age => '0', server => 'cv_wrong_key')$$);
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)->>'unauthorized' AS rejected_calls;
 SELECT (SELECT count(*) FROM contractor_verify.verification_history h WHERE h::text LIKE '%SECRET%')

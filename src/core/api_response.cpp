@@ -28,19 +28,57 @@ std::string string_or(const json& j, const char* key, const std::string& fallbac
     return fallback;
 }
 
+void scrub(json& j) {
+    static const std::string kReplacement = "\xEF\xBF\xBD";
+    auto fix = [](std::string& s) {
+        for (std::size_t p = s.find('\0'); p != std::string::npos; p = s.find('\0', p + 3))
+            s.replace(p, 1, kReplacement);
+    };
+    if (j.is_string()) {
+        fix(j.get_ref<std::string&>());
+    } else if (j.is_array()) {
+        for (auto& e : j) scrub(e);
+    } else if (j.is_object()) {
+        bool bad_key = false;
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            scrub(it.value());
+            bad_key = bad_key || it.key().find('\0') != std::string::npos;
+        }
+        if (bad_key) {
+            json fixed = json::object();
+            for (auto it = j.begin(); it != j.end(); ++it) {
+                std::string k = it.key();
+                fix(k);
+                fixed[k] = std::move(it.value());
+            }
+            j = std::move(fixed);
+        }
+    }
+}
+
 }  // namespace
 
-json raw_body(const std::string& body) {
+json parse_body(const std::string& body) {
     json parsed = json::parse(body, nullptr, false);
+    if (!parsed.is_discarded()) scrub(parsed);
+    return parsed;
+}
+
+json raw_body(const std::string& body) {
+    json parsed = parse_body(body);
     if (!parsed.is_discarded()) return parsed;
-    return {{"unparsed_body", body.substr(0, 2000)}, {"body_bytes", body.size()}};
+    json unparsed = {{"unparsed_body", body.substr(0, 2000)}, {"body_bytes", body.size()}};
+    scrub(unparsed);
+    return unparsed;
 }
 
 std::string attempt_outcome(const HttpResponse& r, Verdict verdict) {
     if (r.transport_failed()) return "TRANSPORT_ERROR";
     if (r.status == 429) return "RATE_LIMITED";
     if (verdict == Verdict::Rejected) return "UNAUTHORIZED";
-    if (verdict == Verdict::Malformed) return "MALFORMED_RESPONSE";
+    // A 200 that is not an answer is an unreadable body, even when retried.
+    if (verdict == Verdict::Malformed || (r.status == 200 && verdict != Verdict::Answer))
+        return "MALFORMED_RESPONSE";
     return "HTTP_" + std::to_string(r.status);
 }
 
@@ -72,14 +110,17 @@ Interpretation interpret_single(const HttpResponse& r, const LookupTarget& targe
     if (r.status == 401 || r.status == 403)
         return fail(Verdict::Rejected, "HTTP " + std::to_string(r.status));
 
-    const json body = json::parse(r.body, nullptr, false);
+    const json body = parse_body(r.body);
     if (r.status == 504 && string_or(body, "error_code", "") == outcome::kStateTimeout) {
         // A board that did not answer: a per-record answer, not a gateway fault.
     } else if (r.status >= 500) {
         return fail(Verdict::Transient, "HTTP " + std::to_string(r.status));
     }
+    // A 200 whose body cannot be read was most likely cut short or garbled on
+    // the way: retried like a 5xx. Other statuses with such a body stay fatal.
+    const Verdict unreadable = r.status == 200 ? Verdict::Transient : Verdict::Malformed;
     if (body.is_discarded())
-        return fail(Verdict::Malformed, "HTTP " + std::to_string(r.status) + " with a body that is not JSON");
+        return fail(unreadable, "HTTP " + std::to_string(r.status) + " with a body that is not JSON");
 
     obs.raw = body;
     switch (r.status) {
@@ -88,7 +129,8 @@ Interpretation interpret_single(const HttpResponse& r, const LookupTarget& targe
                 obs.record = parse_license_record(body, RecordShape::Single, target.state,
                                                   target.license_number);
             } catch (const Error& e) {
-                return fail(Verdict::Malformed, e.what());
+                // "HTTP " first: a call failing for good says the service failed.
+                return fail(unreadable, std::string("HTTP 200 with an unreadable record: ") + e.what());
             }
             obs.outcome = outcome::kVerified;
             break;

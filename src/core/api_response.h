@@ -38,6 +38,12 @@ struct Interpretation {
 // network errors and 5xx retry; 401/403 are a rejected key.
 Interpretation interpret_single(const HttpResponse& response, const LookupTarget& target);
 
+// Parses a response body. A NUL character in any string or key (a "\u0000"
+// escape) becomes U+FFFD: no text or jsonb value can hold it, and one such
+// answer must never stop its chunk from being recorded. Discarded (not
+// throwing) when the body is not JSON.
+nlohmann::json parse_body(const std::string& body);
+
 // The body kept in history for a non-JSON or unparseable response.
 nlohmann::json raw_body(const std::string& body);
 

@@ -94,7 +94,7 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
         out.retry_after = call.retry_after;
         if (call.verdict == Verdict::Answer) {  // a 4xx with a JSON body: not a batch answer
             out.verdict = Verdict::Malformed;
-            const json body = json::parse(r.body, nullptr, false);
+            const json body = parse_body(r.body);
             out.reason = "HTTP " + std::to_string(r.status);
             if (body.is_object())
                 out.reason += " " + string_or(body, "error_code", "") + ": " + string_or(body, "detail", "");
@@ -102,10 +102,12 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
         return out;
     }
 
-    const json body = json::parse(r.body, nullptr, false);
+    const json body = parse_body(r.body);
     auto results = body.is_object() ? body.find("results") : body.end();
     if (body.is_discarded() || !body.is_object() || results == body.end() || !results->is_array()) {
-        out.verdict = Verdict::Malformed;
+        // A 200 cut short or garbled on the way (a proxy, a dropped connection):
+        // retried like a 5xx, since the next attempt usually reads fine.
+        out.verdict = Verdict::Transient;
         out.reason = body.is_discarded() ? "HTTP 200 with a body that is not JSON"
                                          : "HTTP 200 without a \"results\" array";
         return out;

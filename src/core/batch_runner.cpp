@@ -19,6 +19,9 @@ struct Chunk {
     int attempt = 0;              // calls made so far
     std::int64_t ready_at = 0;    // steady ms; retries wait for their backoff
     std::vector<Observation> failed_attempts;
+    // The current call's admission, and whether the gate has heard it was sent.
+    Reservation reservation;
+    bool request_sent = false;
 };
 
 class Runner {
@@ -40,6 +43,7 @@ public:
         try {
             loop();
         } catch (...) {
+            withdraw_in_flight();
             http_.cancel_all();
             throw;
         }
@@ -64,6 +68,30 @@ private:
             }
             for (auto& [token, response] : http_.poll(std::chrono::milliseconds(wait), hooks_.should_abort))
                 finish(token, response);
+            report_sent();
+        }
+    }
+
+    // The gate learns of each send as soon as possible: until then the call
+    // holds a place in every window.
+    void report_sent() {
+        for (const auto& [token, sent_at] : http_.take_sent()) {
+            auto it = in_flight_.find(token);
+            if (it == in_flight_.end()) continue;
+            gate_.sent(it->second.reservation, sent_at);
+            it->second.request_sent = true;
+        }
+    }
+
+    // On the way out with an error: calls whose request went out stay counted,
+    // the others are withdrawn. Never throws over the error being raised.
+    void withdraw_in_flight() noexcept {
+        try {
+            report_sent();
+            for (auto& [token, chunk] : in_flight_)
+                if (!chunk.request_sent) gate_.unsent(chunk.reservation);
+        } catch (...) {
+            // The gate's own destructor withdraws what is left.
         }
     }
 
@@ -95,7 +123,8 @@ private:
                 break;
             }
 
-            if (auto later = gate_.try_start(now)) {
+            Reservation admitted;
+            if (auto later = gate_.try_start(now, admitted)) {
                 wake = std::min(wake, *later);
                 stats_.waiting_for_limiter = true;
                 stats_.next_call_at_ms = *later;
@@ -111,11 +140,20 @@ private:
                 pending_.pop_front();
                 stats_.sent += static_cast<std::int64_t>(chunk.items.size());
             }
-            request_.body = batch_request_body(chunk.items);
+            chunk.reservation = admitted;
+            chunk.request_sent = false;
+            HttpClient::Token token = 0;
+            try {
+                request_.body = batch_request_body(chunk.items);
+                token = http_.start(request_);
+            } catch (...) {
+                gate_.unsent(admitted);
+                throw;
+            }
             ++chunk.attempt;
             ++stats_.calls;
             stats_.next_call_at_ms = 0;
-            in_flight_.emplace(http_.start(request_), std::move(chunk));
+            in_flight_.emplace(token, std::move(chunk));
             sink_.progress(stats_);
         }
         return wake;
@@ -126,6 +164,10 @@ private:
         if (it == in_flight_.end()) return;
         Chunk chunk = std::move(it->second);
         in_flight_.erase(it);
+        if (response.request_sent)
+            gate_.sent(chunk.reservation, response.sent_at_ms);
+        else if (!chunk.request_sent)
+            gate_.unsent(chunk.reservation);
 
         BatchInterpretation in = interpret_batch(response, chunk.items);
         const std::int64_t observed = hooks_.now_ms();

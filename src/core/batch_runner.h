@@ -4,6 +4,7 @@
 #include "core/batch_protocol.h"
 #include "core/http_client.h"
 #include "core/options.h"
+#include "core/rate_window.h"
 #include "core/single_lookup.h"
 
 #include <cstdint>
@@ -22,12 +23,21 @@ public:
 };
 
 // Admission of batch calls under the rate limit, shared with every other
-// caller of the same API key. Times are steady-clock milliseconds.
+// caller of the same API key. Times are steady-clock milliseconds. An admitted
+// call counts as pending (inside every window) until sent() gives the moment
+// its request went out, since that, not the admission, is what the server
+// counts; unsent() withdraws a call whose request never went out. A gate
+// withdraws the calls it still holds pending when it is destroyed.
 class RateGate {
 public:
     virtual ~RateGate() = default;
-    // nullopt: the call may start now (and is counted); otherwise when to ask again.
-    virtual std::optional<std::int64_t> try_start(std::int64_t now_ms) = 0;
+    // nullopt: the call may start now; `admitted` names it for sent()/unsent().
+    // Otherwise when to ask again.
+    virtual std::optional<std::int64_t> try_start(std::int64_t now_ms, Reservation& admitted) = 0;
+    // The call's request was sent at `sent_at_ms` (again with a later time if re-sent).
+    virtual void sent(const Reservation& admitted, std::int64_t sent_at_ms) = 0;
+    // The call ended (or was dropped) without its request being sent.
+    virtual void unsent(const Reservation& admitted) = 0;
     // A 429: nobody calls before `until_ms`.
     virtual void pause_until(std::int64_t until_ms) = 0;
 };
@@ -62,8 +72,9 @@ struct BatchOptions {
 };
 
 // Runs every lookup of the source: chunks of settings.batch_size, at most
-// max_concurrent_calls in flight, each call admitted by the rate gate.
-// Transport errors, 5xx and 429 retry the whole chunk with exponential backoff
+// max_concurrent_calls in flight, each call admitted by the rate gate (and
+// reported to it as sent once its request goes out, or withdrawn if it never does).
+// Transport errors, 5xx, 429 and an unreadable 200 retry the whole chunk with exponential backoff
 // and jitter (a 429 also pauses the gate for its Retry-After); per-record
 // errors are answers, never retried. A chunk that fails for good gives
 // CALL_FAILED answers (or raises, with all_or_nothing); a rejected key raises.

@@ -13,6 +13,7 @@ enum class ErrorKind {
     InvalidOptionName,  // unknown FDW option, or one in the wrong place
     InvalidOptionValue, // FDW option value of the wrong type or out of range
     MissingConfig,      // no server / user mapping
+    PermissionDenied,   // no USAGE on the server
     AuthRejected,       // the API refused the key (401/403)
     RemoteUnreachable,  // network errors after every retry
     RemoteFailure,      // 5xx / 429 after every retry, unexpected HTTP status

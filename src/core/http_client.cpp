@@ -5,8 +5,15 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
+
+// CURLOPT_PREREQFUNCTION tells when a request is actually sent.
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "libcurl 7.80.0 or later is required"
+#endif
 
 namespace cv::core {
 
@@ -41,7 +48,31 @@ struct Transfer {
     bool too_large = false;
     const HttpClient::AbortCheck* should_abort = nullptr;
     char error_buffer[CURL_ERROR_SIZE] = {0};
+    bool request_sent = false;
+    std::int64_t sent_at_ms = 0;
+    std::int64_t reported_sent_at_ms = 0;  // what take_sent() last returned; 0: nothing
 };
+
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Called once the connection is up (new or reused), right before the request
+// goes out, and again if libcurl re-sends on a fresh connection. Only reads
+// the clock: it runs inside libcurl.
+int on_prereq(void* user, char*, char*, int, int) {
+    auto* t = static_cast<Transfer*>(user);
+    t->sent_at_ms = std::max(t->sent_at_ms, steady_ms());
+    t->request_sent = true;
+    return CURL_PREREQFUNC_OK;
+}
+
+// Whether take_sent() has news about t.
+bool unreported_send(const Transfer& t) {
+    return t.request_sent && t.sent_at_ms != t.reported_sent_at_ms;
+}
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
@@ -90,6 +121,9 @@ struct HttpClient::Impl {
     std::vector<EasyPtr> idle;  // reusable easy handles (keep their connection state)
     std::map<CURL*, std::unique_ptr<Transfer>> running;
     Token next_token = 1;
+    // Sends of dropped transfers that take_sent() has not returned yet (bounded,
+    // in case the caller never asks).
+    std::vector<std::pair<Token, std::int64_t>> dropped_sent;
     std::string user_agent = core::user_agent();
 
     EasyPtr take_easy() {
@@ -125,6 +159,8 @@ void HttpClient::cancel_all() {
     auto running = std::move(impl_->running);
     impl_->running.clear();
     for (auto& [easy, t] : running) {
+        if (unreported_send(*t) && impl_->dropped_sent.size() < 1024)
+            impl_->dropped_sent.emplace_back(t->token, t->sent_at_ms);
         curl_multi_remove_handle(impl_->multi.get(), easy);
         // A handle dropped mid-transfer has a half-used connection: do not reuse it.
     }
@@ -163,6 +199,8 @@ HttpClient::Token HttpClient::start(const HttpRequest& req) {
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t.get());
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buffer);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
     if (req.method == "POST") {
@@ -211,6 +249,8 @@ std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::poll(
             if (curl_easy_getinfo(t->easy.get(), CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
                 retry_after > 0)
                 r.retry_after = std::chrono::seconds(retry_after);
+            r.request_sent = t->request_sent;
+            r.sent_at_ms = t->sent_at_ms;
             r.error = t->too_large ? TransportError::TooLarge : classify(code);
             if (r.error != TransportError::None)
                 r.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(code);
@@ -220,6 +260,9 @@ std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::poll(
         }
         for (const auto& entry : done) {
             if (entry.second.error == TransportError::Aborted) {
+                // The finished transfers are dropped too: keep their sends for take_sent().
+                for (const auto& [token, r] : done)
+                    if (r.request_sent) impl_->dropped_sent.emplace_back(token, r.sent_at_ms);
                 cancel_all();
                 throw Error(ErrorKind::Aborted, "canceling statement due to user request");
             }
@@ -233,6 +276,17 @@ std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::poll(
         const int timeout_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 50));
         curl_multi_poll(impl_->multi.get(), nullptr, 0, timeout_ms, nullptr);
     }
+}
+
+std::vector<std::pair<HttpClient::Token, std::int64_t>> HttpClient::take_sent() {
+    std::vector<std::pair<Token, std::int64_t>> out = std::move(impl_->dropped_sent);
+    impl_->dropped_sent.clear();
+    for (auto& [easy, t] : impl_->running) {
+        if (!unreported_send(*t)) continue;
+        out.emplace_back(t->token, t->sent_at_ms);
+        t->reported_sent_at_ms = t->sent_at_ms;
+    }
+    return out;
 }
 
 HttpResponse HttpClient::perform(const HttpRequest& request, const AbortCheck& should_abort) {

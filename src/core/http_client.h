@@ -30,6 +30,12 @@ struct HttpResponse {
     std::optional<std::chrono::seconds> retry_after;
     TransportError error = TransportError::None;
     std::string error_text;  // libcurl's description; never contains headers
+    // Whether the request went out (the connection was up and libcurl began
+    // sending), and when: steady_clock milliseconds since its epoch, the latest
+    // time if libcurl re-sent it on a fresh connection. The API server counts
+    // a call against the rate limit from then, not from start().
+    bool request_sent = false;
+    std::int64_t sent_at_ms = 0;
 
     bool transport_failed() const { return error != TransportError::None; }
 };
@@ -57,6 +63,13 @@ public:
                                                      const AbortCheck& should_abort);
 
     std::size_t in_flight() const;
+
+    // The transfers whose request was sent (or re-sent) since the last call,
+    // with the time as in HttpResponse::sent_at_ms, so a caller can account
+    // for a call while it still runs. Covers running transfers and those
+    // dropped by cancel_all() or an abort; a transfer poll() already returned
+    // reports its sending in its HttpResponse instead.
+    std::vector<std::pair<Token, std::int64_t>> take_sent();
 
     // Drops every transfer in flight.
     void cancel_all();

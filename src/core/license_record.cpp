@@ -112,7 +112,9 @@ LicenseRecord parse_license_record(const json& j, RecordShape shape,
 
 json LicenseRecord::to_json() const {
     auto opt = [](const auto& v) -> json { return v ? json(*v) : json(nullptr); };
-    return {{"license_status", license_status.empty() ? json(nullptr) : json(license_status)},
+    return {{"state", state},
+            {"license_number", license_number},
+            {"license_status", license_status.empty() ? json(nullptr) : json(license_status)},
             {"license_type", opt(license_type)},
             {"classifications", classifications},
             {"business_name", opt(business_name)},
@@ -123,6 +125,33 @@ json LicenseRecord::to_json() const {
             {"has_disciplinary_actions", has_disciplinary_actions()},
             {"disciplinary_actions", disciplinary_actions},
             {"address", address}};
+}
+
+LicenseRecord LicenseRecord::from_json(const json& j) {
+    auto str = [&](const char* k) -> std::optional<std::string> {
+        auto it = j.find(k);
+        return it != j.end() && it->is_string() ? std::optional<std::string>(it->get<std::string>())
+                                                : std::nullopt;
+    };
+    LicenseRecord r;
+    r.state = str("state").value_or("");
+    r.license_number = str("license_number").value_or("");
+    r.license_status = str("license_status").value_or("");
+    r.license_type = str("license_type");
+    if (auto it = j.find("classifications"); it != j.end() && it->is_array())
+        for (const auto& c : *it)
+            if (c.is_string()) r.classifications.push_back(c.get<std::string>());
+    r.business_name = str("business_name");
+    r.issue_date = str("issue_date");
+    r.expiration_date = str("expiration_date");
+    if (auto it = j.find("bond_amount_cents"); it != j.end() && it->is_number_integer())
+        r.bond_amount_cents = it->get<std::int64_t>();
+    if (auto it = j.find("insurance_required"); it != j.end() && it->is_boolean())
+        r.insurance_required = it->get<bool>();
+    if (auto it = j.find("disciplinary_actions"); it != j.end() && it->is_array())
+        r.disciplinary_actions = *it;
+    if (auto it = j.find("address"); it != j.end() && it->is_object()) r.address = *it;
+    return r;
 }
 
 }  // namespace cv::core

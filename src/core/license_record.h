@@ -27,7 +27,9 @@ struct LicenseRecord {
     nlohmann::json address;  // object or null
 
     bool has_disciplinary_actions() const { return !disciplinary_actions.empty(); }
+    // Every field, for handing a record to another process; from_json reads it back.
     nlohmann::json to_json() const;
+    static LicenseRecord from_json(const nlohmann::json& j);
 };
 
 enum class RecordShape {

@@ -9,28 +9,57 @@ bool Observation::billable() const {
 
 nlohmann::json Observation::to_json() const {
     using nlohmann::json;
-    json j = {{"id", id.empty() ? json(nullptr) : json(id)},
-              {"state", state},
-              {"license_number", record ? json(record->license_number)
-                                 : license_number.empty() ? json(nullptr)
-                                                          : json(license_number)},
-              {"requested_license_number", license_number.empty() ? json(nullptr) : json(license_number)},
-              {"name", name.empty() ? json(nullptr) : json(name)},
-              {"outcome", outcome},
-              {"http_status", http_status == 0 ? json(nullptr) : json(http_status)},
-              {"error_code", verified() ? json(nullptr) : json(outcome)},
-              {"error_message", error_message.empty() ? json(nullptr) : json(error_message)},
-              {"candidates", candidates},
-              {"raw", raw},
-              {"observed_at_ms", observed_at_ms},
-              {"ttl_ms", ttl_ms ? json(*ttl_ms) : json(nullptr)},
-              {"retry_at_ms", retry_at_ms ? json(*retry_at_ms) : json(nullptr)},
-              {"batch_id", batch_id.empty() ? json(nullptr) : json(batch_id)},
-              {"request_kind", request_kind},
-              {"attempt_only", attempt_only},
-              {"billable", billable()}};
-    j["record"] = record ? record->to_json() : json(nullptr);
-    return j;
+    auto opt = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
+    return {{"id", id},
+            {"state", state},
+            {"license_number", license_number},
+            {"name", name},
+            {"outcome", outcome},
+            {"http_status", http_status},
+            {"error_message", error_message},
+            {"candidates", candidates},
+            {"record", record ? record->to_json() : json(nullptr)},
+            {"raw", raw},
+            {"observed_at_ms", observed_at_ms},
+            {"ttl_ms", opt(ttl_ms)},
+            {"retry_at_ms", opt(retry_at_ms)},
+            {"batch_id", batch_id},
+            {"request_kind", request_kind},
+            {"attempt_only", attempt_only},
+            {"charged_lookups", charged_lookups}};
+}
+
+Observation Observation::from_json(const nlohmann::json& j) {
+    auto str = [&](const char* k) {
+        auto it = j.find(k);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto num = [&](const char* k) -> std::optional<std::int64_t> {
+        auto it = j.find(k);
+        return it != j.end() && it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>())
+                                                         : std::nullopt;
+    };
+    Observation o;
+    o.id = str("id");
+    o.state = str("state");
+    o.license_number = str("license_number");
+    o.name = str("name");
+    o.outcome = str("outcome");
+    o.http_status = static_cast<int>(num("http_status").value_or(0));
+    o.error_message = str("error_message");
+    if (auto it = j.find("candidates"); it != j.end()) o.candidates = *it;
+    if (auto it = j.find("record"); it != j.end() && it->is_object())
+        o.record = LicenseRecord::from_json(*it);
+    if (auto it = j.find("raw"); it != j.end()) o.raw = *it;
+    o.observed_at_ms = num("observed_at_ms").value_or(0);
+    o.ttl_ms = num("ttl_ms");
+    o.retry_at_ms = num("retry_at_ms");
+    o.batch_id = str("batch_id");
+    o.request_kind = str("request_kind");
+    if (o.request_kind.empty()) o.request_kind = "single";
+    if (auto it = j.find("attempt_only"); it != j.end() && it->is_boolean()) o.attempt_only = it->get<bool>();
+    o.charged_lookups = static_cast<std::int32_t>(num("charged_lookups").value_or(-1));
+    return o;
 }
 
 }  // namespace cv::core

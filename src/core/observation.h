@@ -40,6 +40,9 @@ struct Observation {
     std::string batch_id;
     std::string request_kind = "single";  // "single" or "batch"
     bool attempt_only = false;  // a failed attempt kept in history; no result row
+    // Lookups this observation counts against the monthly quota; -1: one if
+    // billable(), else none (a call whose response never arrived sets it).
+    std::int32_t charged_lookups = -1;
 
     bool verified() const { return outcome == outcome::kVerified; }
 
@@ -47,8 +50,12 @@ struct Observation {
     // not a failed attempt, a record the response omitted, or a failed call.
     bool billable() const;
 
-    // The document the storage function contractor_verify.record_observations reads.
+    std::int32_t charged() const { return charged_lookups >= 0 ? charged_lookups : billable() ? 1 : 0; }
+
+    // Every field, for handing observations to another process (the worker
+    // that records them); from_json reads it back.
     nlohmann::json to_json() const;
+    static Observation from_json(const nlohmann::json& j);
 };
 
 }  // namespace cv::core

@@ -2,6 +2,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/url.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -126,16 +127,9 @@ void validate_option(OptionContext context, const std::string& name, const std::
     }
 
     switch (spec->type) {
-        case OptionType::Url: {
-            const bool ok = (value.rfind("http://", 0) == 0 && value.size() > 7) ||
-                            (value.rfind("https://", 0) == 0 && value.size() > 8);
-            if (!ok || value.find_first_of(" \t\r\n") != std::string::npos)
-                throw Error(ErrorKind::InvalidOptionValue,
-                            "invalid value for option \"" + name + "\"",
-                            "Use an absolute http:// or https:// URL such as "
-                            "'https://api.contractorverify.io/v1'.");
+        case OptionType::Url:
+            canonical_api_url(value);  // throws with the hint
             break;
-        }
         case OptionType::Secret:
             if (value.empty())
                 throw Error(ErrorKind::InvalidOptionValue, "option \"" + name + "\" must not be empty",
@@ -175,8 +169,7 @@ ServerSettings ServerSettings::from_options(const std::map<std::string, std::str
     auto duration = [&](const char* name) { return std::chrono::milliseconds(number(name)); };
 
     ServerSettings s;
-    s.url = get("url");
-    while (!s.url.empty() && s.url.back() == '/') s.url.pop_back();
+    s.url = canonical_api_url(get("url"));
     s.timeout = std::chrono::milliseconds(number("timeout_ms"));
     s.connect_timeout = std::chrono::milliseconds(number("connect_timeout_ms"));
     s.max_retries = static_cast<int>(number("max_retries"));

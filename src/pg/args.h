@@ -1,15 +1,9 @@
 // Arguments the SQL functions share.
 #pragma once
 
-#include <optional>
-
 #include "pg/pg_headers.h"
 
 namespace cv::pg {
-
-// max_age (an interval asking for data fresher than the TTL): nullopt when
-// NULL; throws Error(InvalidParameter) when negative.
-std::optional<Datum> max_age_arg(FunctionCallInfo fcinfo, int n);
 
 // A server name argument, or nullptr for contractor_verify.server.
 const char* server_arg(FunctionCallInfo fcinfo, int n);

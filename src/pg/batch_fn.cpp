@@ -1,7 +1,15 @@
 // cv_verify_batch(roster text | jsonb, max_age, server, all_or_nothing): a
 // whole roster in one statement -- deduplicated, cache first, chunked,
 // concurrent, under the cluster-wide rate limit, one result row per input row.
+//
+// The roster query runs first, with the caller's rights; everything after it
+// works on data in this backend's memory and temporary files (Roster,
+// ResultStore), never on an object the caller could create or replace.
 #include "core/batch_runner.h"
+#include "core/cache_rules.h"
+#include "core/options.h"
+
+#include <nlohmann/json.hpp>
 #include "core/error.h"
 #include "core/rate_window.h"
 
@@ -9,10 +17,13 @@
 #include <string>
 
 #include "pg/args.h"
-#include "pg/batch_store.h"
-#include "pg/guard.h"
+#include "pg/cache_table.h"
+#include "pg/memory_scope.h"
 #include "pg/progress.h"
 #include "pg/rate_gate.h"
+#include "pg/result_row.h"
+#include "pg/result_store.h"
+#include "pg/roster.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
 #include "pg/shared_state.h"
@@ -20,10 +31,12 @@
 #include "pg/srf.h"
 #include "pg/storage.h"
 
+#include "pg/guard.h"
+
 extern "C" {
-#include "datatype/timestamp.h"
+#include "access/htup_details.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
 }
 
 namespace {
@@ -31,7 +44,7 @@ namespace {
 using cv::core::Error;
 using cv::core::ErrorKind;
 
-// One batch at a time per session (the temporary tables are per session).
+// One batch at a time per session.
 class RunningBatch {
 public:
     RunningBatch() {
@@ -46,26 +59,39 @@ private:
     static inline bool running_ = false;
 };
 
-class StoreSource : public cv::core::LookupSource {
+// The lookups the cache did not answer, a chunk at a time.
+class MissSource : public cv::core::LookupSource {
 public:
-    explicit StoreSource(cv::pg::BatchStore& store) : store_(store) {}
-    std::vector<cv::core::LookupItem> next(std::size_t max) override { return store_.next_lookups(max); }
+    explicit MissSource(std::vector<cv::core::LookupItem> items) : items_(std::move(items)) {}
+    std::vector<cv::core::LookupItem> next(std::size_t max) override {
+        std::vector<cv::core::LookupItem> out;
+        while (pos_ < items_.size() && out.size() < max) out.push_back(std::move(items_[pos_++]));
+        return out;
+    }
 
 private:
-    cv::pg::BatchStore& store_;
+    std::vector<cv::core::LookupItem> items_;
+    std::size_t pos_ = 0;
 };
 
-class StoreSink : public cv::core::BatchSink {
+class RecordingSink : public cv::core::BatchSink {
 public:
-    StoreSink(cv::pg::BatchStore& store, cv::pg::BatchProgress& progress)
-        : store_(store), progress_(progress) {}
+    RecordingSink(cv::pg::Storage& storage, cv::pg::ResultBuilder& builder,
+                  cv::pg::ResultStore& results, cv::pg::BatchProgress& progress)
+        : storage_(storage), builder_(builder), results_(results), progress_(progress) {}
     void record(std::vector<cv::core::Observation>& observations) override {
-        store_.record(observations);
+        storage_.record(std::move(observations), builder_,
+                        [&](const cv::core::Observation& o, Datum d) {
+                            const std::size_t lookup = std::stoull(o.id) - 1;
+                            results_.put(lookup, d);
+                        });
     }
     void progress(const cv::core::BatchStats& stats) override { progress_.update(stats); }
 
 private:
-    cv::pg::BatchStore& store_;
+    cv::pg::Storage& storage_;
+    cv::pg::ResultBuilder& builder_;
+    cv::pg::ResultStore& results_;
     cv::pg::BatchProgress& progress_;
 };
 
@@ -73,29 +99,61 @@ template <typename Load>
 Datum run(FunctionCallInfo fcinfo, Load load) {
     RunningBatch running;
     cv::pg::MaterializedResult out = cv::pg::begin_materialized(fcinfo);
-    const std::optional<Datum> max_age = cv::pg::max_age_arg(fcinfo, 1);
+    const std::optional<std::int64_t> max_age = cv::pg::max_age_ms(fcinfo, 1);
     const char* server = cv::pg::server_arg(fcinfo, 2);
     cv::core::BatchOptions options;
     options.all_or_nothing = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
     const cv::pg::ServerContext ctx = cv::pg::load_server_context(server);
     cv::pg::Storage::ensure_writable();
-    cv::pg::Storage storage(ctx);
-    cv::pg::spool_recover(storage.owner());
-    cv::pg::BatchStore store(storage, ctx);
     cv::pg::BatchProgress progress(ctx.server_name);
 
-    load(store);
+    // The caller's part: the roster, read with the caller's rights.
+    cv::pg::Roster roster;
+    load(roster);
+
+    // The owner's part, on data only this backend holds.
     progress.phase(cv::pg::BatchPhase::Planning);
-    const cv::pg::BatchStore::Plan plan = store.plan(max_age);
-    progress.plan(plan.total, plan.invalid, plan.cached, plan.lookups);
-    storage.check_quota(plan.lookups);
+    cv::pg::Storage storage(ctx);
+    cv::pg::ResultBuilder builder(out.desc);
+    const auto& lookups = roster.lookups();
+    cv::pg::ResultStore results(lookups.size());
+    std::vector<cv::core::LookupItem> misses;
+    std::int64_t cached_lookups = 0;
+    {
+        cv::pg::CachedRow row;
+        const std::int64_t now = cv::pg::unix_now_ms();
+        for (std::size_t i = 0; i < lookups.size(); ++i) {
+            const cv::core::LookupItem& item = lookups[i];
+            if (i % 1000 == 999) {
+                cv::pg::throw_if_interrupted();
+                storage.reader().refresh();
+            }
+            if (!item.license_number.empty()) {
+                storage.reader().probe(ctx.settings.url, item.state, item.license_number, row);
+                const auto verdict = cv::core::classify_cached(row.head(), now, max_age);
+                if (verdict != cv::core::CacheVerdict::Miss) {
+                    results.put(i, builder.cached(row, verdict));
+                    ++cached_lookups;
+                    continue;
+                }
+            }
+            misses.push_back(item);
+        }
+    }
+    const std::int64_t needed = static_cast<std::int64_t>(misses.size());
+    // Rows answered by the cache: every valid row whose lookup needs no call.
+    std::int64_t cached_rows = roster.rows() - roster.invalid();
+    for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
+    (void)cached_lookups;
+    progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
+    storage.check_quota(needed);
 
     cv::core::BatchStats stats;
-    if (plan.lookups > 0) {
+    if (needed > 0) {
         progress.phase(cv::pg::BatchPhase::Calling);
-        StoreSource source(store);
-        StoreSink sink(store, progress);
+        MissSource source(std::move(misses));
+        RecordingSink sink(storage, builder, results, progress);
         std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx);
         cv::core::BatchHooks hooks;
         static_cast<cv::core::CallHooks&>(hooks) = cv::pg::backend_call_hooks();
@@ -105,8 +163,45 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     }
     progress.finish(stats);
     progress.phase(cv::pg::BatchPhase::Returning);
-    store.emit(out);
-    store.drop();
+
+    // One row per roster row, in input order, with the caller's id.
+    MemoryContext row_memory = nullptr;
+    cv::pg::pg_call([&] {
+        row_memory = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify batch output",
+                                           ALLOCSET_DEFAULT_SIZES);
+    });
+    Datum values[cv::pg::kResultColumnCount];
+    bool nulls[cv::pg::kResultColumnCount];
+    roster.for_each([&](const cv::pg::Roster::Row& r) {
+        cv::pg::pg_call([&] { MemoryContextReset(row_memory); });
+        Datum result;
+        {
+            cv::pg::MemoryScope scope(row_memory);
+            if (r.lookup < 0) {
+                result = builder.error_row(r.state, r.license_number, "INVALID_INPUT", r.error);
+            } else if (results.has(static_cast<std::size_t>(r.lookup))) {
+                result = results.get(static_cast<std::size_t>(r.lookup));
+            } else {
+                result = builder.error_row(lookups[r.lookup].state, lookups[r.lookup].license_number,
+                                           "NO_RESULT", "no answer was recorded for this record");
+            }
+        }
+        cv::pg::pg_call([&] {
+            HeapTupleHeader header = DatumGetHeapTupleHeader(result);
+            HeapTupleData tuple;
+            tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+            ItemPointerSetInvalid(&tuple.t_self);
+            tuple.t_tableOid = InvalidOid;
+            tuple.t_data = header;
+            MemoryContext old = MemoryContextSwitchTo(row_memory);
+            heap_deform_tuple(&tuple, out.desc, values, nulls);
+            values[cv::pg::kResId] = r.id;
+            nulls[cv::pg::kResId] = r.id_null;
+            MemoryContextSwitchTo(old);
+            tuplestore_putvalues(out.store, out.desc, values, nulls);
+        });
+    });
+    cv::pg::pg_call([&] { MemoryContextDelete(row_memory); });
     return (Datum)0;
 }
 
@@ -125,7 +220,7 @@ Datum cv_verify_batch_query(PG_FUNCTION_ARGS) {
             throw Error(ErrorKind::InvalidParameter, "the roster query must not be NULL");
         const std::string query =
             cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-        return run(fcinfo, [&](cv::pg::BatchStore& store) { store.load_query(query); });
+        return run(fcinfo, [&](cv::pg::Roster& roster) { roster.load_query(query); });
     });
 }
 
@@ -133,6 +228,6 @@ Datum cv_verify_batch_json(PG_FUNCTION_ARGS) {
     return cv::pg::guard([&] {
         if (PG_ARGISNULL(0)) throw Error(ErrorKind::InvalidParameter, "the roster must not be NULL");
         const Datum roster = PG_GETARG_DATUM(0);
-        return run(fcinfo, [&](cv::pg::BatchStore& store) { store.load_json(roster); });
+        return run(fcinfo, [&](cv::pg::Roster& r) { r.load_json(roster); });
     });
 }

@@ -30,6 +30,8 @@ int sqlstate_for(core::ErrorKind kind) {
             return ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
         case ErrorKind::MissingConfig:
             return ERRCODE_UNDEFINED_OBJECT;
+        case ErrorKind::PermissionDenied:
+            return ERRCODE_INSUFFICIENT_PRIVILEGE;
         case ErrorKind::AuthRejected:
             return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
         case ErrorKind::RemoteUnreachable:

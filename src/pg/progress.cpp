@@ -14,7 +14,9 @@ extern "C" {
 #include "funcapi.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "catalog/pg_authid.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 }
@@ -174,23 +176,36 @@ Datum cv_batch_progress(PG_FUNCTION_ARGS) {
             if (copy.pid == 0 || !backend_alive(copy.pid)) continue;
             pg_call([&] {
                 Datum values[17];
-                bool nulls[17] = {false};
-                const char* db = get_database_name(copy.database);
-                const char* role = GetUserNameFromId(copy.role, true);
+                bool nulls[17];
+                for (bool& n : nulls) n = true;
                 values[0] = Int32GetDatum(copy.pid);
-                values[1] = db ? DirectFunctionCall1(namein, CStringGetDatum(db)) : 0;
-                nulls[1] = db == nullptr;
-                values[2] = role ? DirectFunctionCall1(namein, CStringGetDatum(role)) : 0;
-                nulls[2] = role == nullptr;
-                values[3] = CStringGetTextDatum(copy.server);
+                nulls[0] = false;
                 values[4] = CStringGetTextDatum(phase_name(copy.phase));
-                values[5] = TimestampTzGetDatum(copy.started_at);
-                const std::int64_t counts[] = {copy.total, copy.invalid, copy.cached, copy.lookups,
-                                               copy.sent,  copy.done,    copy.failed, copy.calls,
-                                               copy.retries, copy.rate_limited};
-                for (int i = 0; i < 10; ++i) values[6 + i] = Int64GetDatum(counts[i]);
-                values[16] = TimestampTzGetDatum(copy.next_call_at);
-                nulls[16] = copy.next_call_at == 0;
+                nulls[4] = false;
+                // As core's progress views: another role's batch shows only
+                // its pid and phase, unless the viewer has that role's
+                // privileges or pg_read_all_stats.
+                const Oid me = GetUserId();
+                const bool visible = has_privs_of_role(me, copy.role) ||
+                                     has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+                if (visible) {
+                    for (int i = 1; i < 17; ++i) nulls[i] = false;
+                    const char* db = get_database_name(copy.database);
+                    const char* role = GetUserNameFromId(copy.role, true);
+                    values[1] = db ? DirectFunctionCall1(namein, CStringGetDatum(db)) : 0;
+                    nulls[1] = db == nullptr;
+                    values[2] = role ? DirectFunctionCall1(namein, CStringGetDatum(role)) : 0;
+                    nulls[2] = role == nullptr;
+                    values[3] = CStringGetTextDatum(copy.server);
+                    values[4] = CStringGetTextDatum(phase_name(copy.phase));
+                    values[5] = TimestampTzGetDatum(copy.started_at);
+                    const std::int64_t counts[] = {copy.total, copy.invalid, copy.cached, copy.lookups,
+                                                   copy.sent,  copy.done,    copy.failed, copy.calls,
+                                                   copy.retries, copy.rate_limited};
+                    for (int i = 0; i < 10; ++i) values[6 + i] = Int64GetDatum(counts[i]);
+                    values[16] = TimestampTzGetDatum(copy.next_call_at);
+                    nulls[16] = copy.next_call_at == 0;
+                }
                 tuplestore_putvalues(out.store, out.desc, values, nulls);
             });
         }

@@ -5,6 +5,7 @@
 #include "core/options.h"
 
 #include "pg/storage.h"
+#include "pg/catalog.h"
 
 #include "pg/guard.h"
 #include "pg/spool.h"
@@ -17,6 +18,6 @@ Datum cv_recover_answers(PG_FUNCTION_ARGS);
 Datum cv_recover_answers(PG_FUNCTION_ARGS) {
     return cv::pg::guard([&] {
         cv::pg::Storage::ensure_writable();
-        return Int64GetDatum(cv::pg::spool_recover(cv::pg::Storage::table_owner()));
+        return Int64GetDatum(cv::pg::spool_recover(cv::pg::extension_catalog()));
     });
 }

@@ -10,11 +10,13 @@
 
 extern "C" {
 #include "access/reloptions.h"
-#include "catalog/pg_user_mapping.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "foreign/foreign.h"
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
-#include "utils/syscache.h"
+#include "utils/acl.h"
+#include "utils/errcodes.h"
 }
 
 namespace cv::pg {
@@ -35,26 +37,24 @@ std::map<std::string, std::string> to_map(List* options) {
     return out;
 }
 
-// The user mapping's options for (user, server), falling back to PUBLIC;
-// nullptr when there is none.
-List* user_mapping_options(Oid user, Oid server, bool& found) {
-    List* options = nullptr;
-    found = false;
+std::string key_id(const std::string& key) {
+    uint8 digest[PG_SHA256_DIGEST_LENGTH];
+    bool ok = false;
     pg_call([&] {
-        HeapTuple tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(user),
-                                       ObjectIdGetDatum(server));
-        if (!HeapTupleIsValid(tp))
-            tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
-                                 ObjectIdGetDatum(server));
-        if (!HeapTupleIsValid(tp)) return;
-        found = true;
-        bool isnull = false;
-        Datum datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp, Anum_pg_user_mapping_umoptions,
-                                      &isnull);
-        if (!isnull) options = untransformRelOptions(datum);
-        ReleaseSysCache(tp);
+        pg_cryptohash_ctx* ctx = pg_cryptohash_create(PG_SHA256);
+        ok = ctx != nullptr && pg_cryptohash_init(ctx) == 0 &&
+             pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(key.data()), key.size()) == 0 &&
+             pg_cryptohash_final(ctx, digest, sizeof digest) == 0;
+        pg_cryptohash_free(ctx);
     });
-    return options;
+    if (!ok) throw Error(ErrorKind::Internal, "could not compute an API key fingerprint");
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 6; ++i) {
+        out.push_back(hex[digest[i] >> 4]);
+        out.push_back(hex[digest[i] & 15]);
+    }
+    return out;
 }
 
 }  // namespace
@@ -65,10 +65,16 @@ ServerContext load_server_context(const char* name) {
 
     ForeignServer* server = nullptr;
     const char* fdw_name = nullptr;
+    const char* role = nullptr;
+    bool usage = false;
     pg_call([&] {
+        role = GetUserNameFromId(GetUserId(), false);
         server = GetForeignServerByName(ctx.server_name.c_str(), true);
-        if (server != nullptr) fdw_name = GetForeignDataWrapper(server->fdwid)->fdwname;
+        if (server == nullptr) return;
+        fdw_name = GetForeignDataWrapper(server->fdwid)->fdwname;
+        usage = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
     });
+    ctx.role_name = role;
     if (server == nullptr)
         throw Error(ErrorKind::MissingConfig,
                     "server \"" + ctx.server_name + "\" does not exist",
@@ -81,17 +87,27 @@ ServerContext load_server_context(const char* name) {
                     "server \"" + ctx.server_name + "\" is not a contractor_verify server",
                     "It uses the foreign data wrapper \"" + std::string(fdw_name) +
                         "\"; name a server of FOREIGN DATA WRAPPER contractor_verify.");
+    if (!usage)
+        throw Error(ErrorKind::PermissionDenied,
+                    "permission denied for foreign server " + ctx.server_name,
+                    "A superuser or the server's owner can allow it with: GRANT USAGE ON FOREIGN "
+                    "SERVER " + ctx.server_name + " TO " + ctx.role_name + ";");
     ctx.server_oid = server->serverid;
     ctx.settings = core::ServerSettings::from_options(to_map(server->options));
 
-    bool found = false;
-    List* um = user_mapping_options(GetUserId(), server->serverid, found);
-    if (!found)
+    // GetUserMapping: the user's own mapping, else PUBLIC's.
+    UserMapping* um = nullptr;
+    try {
+        pg_call([&] { um = GetUserMapping(GetUserId(), server->serverid); });
+    } catch (const PgError& e) {
+        if (e.edata()->sqlerrcode != ERRCODE_UNDEFINED_OBJECT) throw;
+    }
+    if (um == nullptr)
         throw Error(ErrorKind::MissingConfig,
                     "no user mapping for the current user on server \"" + ctx.server_name + "\"",
                     "Create one with: CREATE USER MAPPING FOR CURRENT_USER SERVER " +
                         ctx.server_name + " OPTIONS (api_key '...');");
-    auto options = to_map(um);
+    auto options = to_map(um->options);
     auto key = options.find("api_key");
     if (key == options.end() || key->second.empty())
         throw Error(ErrorKind::MissingConfig,
@@ -99,6 +115,7 @@ ServerContext load_server_context(const char* name) {
                     "Add it with: ALTER USER MAPPING FOR CURRENT_USER SERVER " + ctx.server_name +
                         " OPTIONS (ADD api_key '...');");
     ctx.api_key = key->second;
+    ctx.api_key_id = key_id(ctx.api_key);
     return ctx;
 }
 

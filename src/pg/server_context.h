@@ -8,16 +8,21 @@
 
 namespace cv::pg {
 
-// A contractor_verify server resolved for the current user: its typed
-// options and the API key from the user's (or PUBLIC's) user mapping.
+// A contractor_verify server resolved for the current user, checked as
+// postgres_fdw checks it: USAGE on the server, and the user's own user
+// mapping or else PUBLIC's.
 struct ServerContext {
     std::string server_name;
     Oid server_oid = InvalidOid;
-    core::ServerSettings settings;
-    std::string api_key;  // never logged, never in a message
+    core::ServerSettings settings;  // settings.url is the canonical API base URL
+    std::string api_key;            // never logged, never in a message or a table
+    std::string api_key_id;         // first 12 hex digits of the key's SHA-256: tells keys apart
+    std::string role_name;          // who asks (recorded in the history)
 };
 
 // name: the function's server argument, or nullptr for contractor_verify.server.
+// Throws Error(MissingConfig) for no such server or no user mapping,
+// Error(PermissionDenied) without USAGE on the server.
 ServerContext load_server_context(const char* name);
 
 }  // namespace cv::pg

@@ -1,3 +1,5 @@
+#include "core/error.h"
+#include "pg/result_row.h"
 #include "pg/spi.h"
 
 #include "pg/guard.h"
@@ -6,16 +8,42 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 }
 
 namespace cv::pg {
 
-AsUser::AsUser(Oid user) {
-    GetUserIdAndSecContext(&saved_user_, &saved_context_);
-    SetUserIdAndSecContext(user, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+ArrayBuilder::ArrayBuilder(Oid element_type) : type_(element_type) {}
+
+void ArrayBuilder::push_text(const std::string& s) {
+    if (s.empty())
+        push_null();
+    else
+        push(utf8_text(s));
 }
 
-AsUser::~AsUser() { SetUserIdAndSecContext(saved_user_, saved_context_); }
+void ArrayBuilder::push_text_or_null(const std::string* s) {
+    if (s == nullptr)
+        push_null();
+    else
+        push(utf8_text(*s));
+}
+
+Datum ArrayBuilder::datum() const {
+    return pg_value([&] {
+        int16 len;
+        bool byval;
+        char align;
+        get_typlenbyvalalign(type_, &len, &byval, &align);
+        const int n = static_cast<int>(values_.size());
+        bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (n + 1)));
+        for (int i = 0; i < n; ++i) nulls[i] = nulls_[i];
+        int dims[1] = {n};
+        int lbs[1] = {1};
+        return PointerGetDatum(construct_md_array(const_cast<Datum*>(values_.data()), nulls, 1, dims,
+                                                  lbs, type_, len, byval, align));
+    });
+}
 
 void spi_connect() {
     pg_call([] {

@@ -1,4 +1,4 @@
-// SPI helpers: run statements as a given role, keep prepared plans, copy rows
+// SPI helpers: run statements as the extension's owner, keep prepared plans, copy rows
 // out of SPI memory.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pg/guard.h"
+#include "pg/owner_scope.h"
 
 extern "C" {
 #include "executor/spi.h"
@@ -13,24 +14,27 @@ extern "C" {
 
 namespace cv::pg {
 
-// Runs as another role until destroyed (the caller's identity comes back even
-// when an error unwinds through here).
-class AsUser {
+// SPI_connect, f, SPI_finish as the extension's owner, inside an OwnerScope
+// (pinned search_path, security-restricted). When f throws, the
+// transaction's abort releases the connection.
+template <typename F>
+void with_owner_spi(Oid owner, F&& f);
+
+// A one-dimensional array Datum built element by element.
+class ArrayBuilder {
 public:
-    explicit AsUser(Oid user);
-    ~AsUser();
-    AsUser(const AsUser&) = delete;
-    AsUser& operator=(const AsUser&) = delete;
+    explicit ArrayBuilder(Oid element_type);
+    void push(Datum d) { values_.push_back(d); nulls_.push_back(false); }
+    void push_null() { values_.push_back(0); nulls_.push_back(true); }
+    void push_text(const std::string& s);            // empty string pushes NULL
+    void push_text_or_null(const std::string* s);    // nullptr pushes NULL
+    Datum datum() const;
 
 private:
-    Oid saved_user_ = InvalidOid;
-    int saved_context_ = 0;
+    Oid type_;
+    std::vector<Datum> values_;
+    std::vector<bool> nulls_;
 };
-
-// SPI_connect, f, SPI_finish, as `user`. When f throws, the transaction's
-// abort releases the connection.
-template <typename F>
-void with_spi(Oid user, F&& f);
 
 // A plan prepared once per backend and kept across transactions.
 SPIPlanPtr kept_plan(SPIPlanPtr& slot, const char* sql, int nargs, Oid* types);
@@ -55,8 +59,8 @@ void spi_connect();
 void spi_finish();
 
 template <typename F>
-void with_spi(Oid user, F&& f) {
-    AsUser as(user);
+void with_owner_spi(Oid owner, F&& f) {
+    OwnerScope as_owner(owner);
     spi_connect();
     f();
     spi_finish();

@@ -1,4 +1,8 @@
+#include "core/error.h"
 #include "core/freshness.h"
+#include "core/observation.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pg/recorder.h"
 #include "pg/guard.h"
-#include "pg/spi.h"
 #include "pg/spool.h"
 
 extern "C" {
@@ -137,8 +141,7 @@ void spool_init() {
     RegisterSubXactCallback(on_subxact, nullptr);
 }
 
-void spool_append(const std::string& server, const std::string& role,
-                  const std::string& observations_json) {
+void spool_append(const std::string& document) {
     const TransactionId xid = pg_value([] { return GetCurrentTransactionId(); });
     const int level = pg_value([] { return GetCurrentTransactionNestLevel(); });
     std::string path;
@@ -149,10 +152,7 @@ void spool_append(const std::string& server, const std::string& role,
         path = new_path(xid);
         entries.push_back({path, xid, level});
     }
-    nlohmann::json line = {{"server", server}, {"role", role}};
-    std::string text = line.dump();
-    text.pop_back();  // "}" -> append the document verbatim
-    text += ",\"observations\":" + observations_json + "}\n";
+    const std::string text = document + "\n";
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, S_IRUSR | S_IWUSR);
     if (fd < 0) return warn("open a spool file");
     const ssize_t written = write(fd, text.data(), text.size());
@@ -160,7 +160,7 @@ void spool_append(const std::string& server, const std::string& role,
     if (written != static_cast<ssize_t>(text.size())) warn("write a spool file");
 }
 
-std::int64_t spool_recover(Oid owner) {
+std::int64_t spool_recover(const ExtensionCatalog& catalog) {
     if (XactReadOnly) return 0;
     const std::string dir = spool_dir();
     DIR* d = opendir(dir.c_str());
@@ -198,32 +198,26 @@ std::int64_t spool_recover(Oid owner) {
         if (rename(path.c_str(), claimed.c_str()) != 0) continue;
         entries.push_back({claimed, mine, level});
 
-        std::string doc = "[";
         const std::string content = read_file(claimed);
         std::size_t start = 0;
         while (start < content.size()) {
             std::size_t end = content.find('\n', start);
             if (end == std::string::npos) end = content.size();
-            if (end > start) {
-                if (doc.size() > 1) doc += ",";
-                doc.append(content, start, end - start);
-            }
+            const nlohmann::json doc = nlohmann::json::parse(content.substr(start, end - start), nullptr, false);
             start = end + 1;
+            if (!doc.is_object() || !doc.contains("observations")) continue;
+            RecordingTarget target;
+            target.server_name = doc.value("server_name", "");
+            target.role_name = doc.value("role_name", "");
+            target.api_url = doc.value("api_url", "");
+            target.api_key_id = doc.value("api_key_id", "");
+            std::vector<core::Observation> observations;
+            for (const auto& o : doc["observations"]) observations.push_back(core::Observation::from_json(o));
+            CacheReader reader(catalog);
+            ChunkRecording recording(reader, target.api_url, std::move(observations));
+            recording.write(catalog, target);
+            for (const auto& o : recording.observations()) recovered += o.attempt_only ? 0 : 1;
         }
-        doc += "]";
-        with_spi(owner, [&] {
-            Oid types[2] = {TEXTOID, INT4OID};
-            Datum values[2] = {text_datum(doc), Int32GetDatum(core::kTimeoutsBeforeReview)};
-            execute("SELECT count(*) FROM jsonb_array_elements($1::jsonb) AS l,"
-                    " LATERAL contractor_verify.record_observations(l->>'server', (l->>'role')::name,"
-                    "   l->'observations', $2) AS r",
-                    2, types, values);
-            pg_call([&] {
-                bool isnull = false;
-                recovered += DatumGetInt64(
-                    SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            });
-        });
     }
     return recovered;
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "pg/catalog.h"
 #include "pg/pg_headers.h"
 
 namespace cv::pg {
@@ -23,12 +24,11 @@ void spool_init();
 
 // Keeps a recording (the observations document) until the current
 // transaction commits.
-void spool_append(const std::string& server, const std::string& role,
-                  const std::string& observations_json);
+void spool_append(const std::string& document);
 
 // Imports the recordings of transactions that ended without committing into
 // the current transaction, as `owner`; returns how many answers came back.
 // Does nothing in a read-only transaction.
-std::int64_t spool_recover(Oid owner);
+std::int64_t spool_recover(const ExtensionCatalog& catalog);
 
 }  // namespace cv::pg

@@ -1,102 +1,61 @@
 #include "core/error.h"
-#include "core/freshness.h"
-#include "core/observation.h"
 #include "core/options.h"
 #include "core/quota.h"
+#include "core/cache_rules.h"
+#include "core/batch_protocol.h"
 
 #include <nlohmann/json.hpp>
 
 #include "pg/storage.h"
+
 #include "pg/guard.h"
 #include "pg/spi.h"
 #include "pg/spool.h"
 
 extern "C" {
-#include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
+#include "utils/timestamp.h"
 }
 
 namespace cv::pg {
 
 namespace {
 
-constexpr const char* kFreshSql =
-    "SELECT f.ord, f.result FROM contractor_verify.fresh_results($1, $2, $3, $4) AS f";
-constexpr const char* kRecordSql =
-    "SELECT r FROM contractor_verify.record_observations($1, $2, $3::jsonb, $4) AS r";
-
-constexpr const char* kQuotaSql = "SELECT contractor_verify.lookups_this_month($1)";
-
-SPIPlanPtr fresh_plan = nullptr;
+// Lookups the API has counted this calendar month (UTC) for a URL and key.
+constexpr const char* kQuotaSql =
+    "SELECT COALESCE(pg_catalog.sum(h.charged), 0)::pg_catalog.int8"
+    " FROM contractor_verify.verification_history h"
+    " WHERE h.charged OPERATOR(pg_catalog.>) 0 AND h.api_url OPERATOR(pg_catalog.=) $1"
+    "   AND h.api_key_id OPERATOR(pg_catalog.=) $2"
+    "   AND h.observed_at OPERATOR(pg_catalog.>=)"
+    "       (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')";
 SPIPlanPtr quota_plan = nullptr;
-SPIPlanPtr record_plan = nullptr;
+
+constexpr double kMaxAgeYears = 100;
 
 }  // namespace
 
-Oid Storage::table_owner() {
-    Oid owner = InvalidOid;
-    pg_call([&] {
-        const Oid nsp = get_namespace_oid("contractor_verify", false);
-        const Oid rel = get_relname_relid("license_cache", nsp);
-        if (!OidIsValid(rel))
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                            errmsg("contractor_verify.license_cache does not exist"),
-                            errhint("Reinstall the extension: DROP EXTENSION contractor_verify; "
-                                    "CREATE EXTENSION contractor_verify;")));
-        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", rel);
-        owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
-        ReleaseSysCache(tup);
-    });
-    return owner;
-}
-
-Storage::Storage(const ServerContext& ctx) : ctx_(ctx) {
-    owner_ = Storage::table_owner();
-    const char* role = nullptr;
-    pg_call([&] { role = GetUserNameFromId(GetUserId(), false); });
-    role_ = role;
-}
-
-std::vector<std::pair<std::size_t, Datum>> Storage::fresh(const std::vector<CacheKey>& keys,
-                                                          std::optional<Datum> max_age) {
-    std::vector<std::pair<std::size_t, Datum>> hits;
-    if (keys.empty()) return hits;
-    std::vector<const std::string*> states, licenses, ids;
-    for (const auto& k : keys) {
-        states.push_back(&k.state);
-        licenses.push_back(&k.license_number);
-        ids.push_back(&k.id);
-    }
-    with_spi(owner_, [&] {
-        Oid types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INTERVALOID};
-        SPIPlanPtr plan = kept_plan(fresh_plan, kFreshSql, 4, types);
-        Datum values[4] = {text_array(states), text_array(licenses), text_array(ids),
-                           max_age.value_or(0)};
-        const char nulls[4] = {' ', ' ', ' ', max_age ? ' ' : 'n'};
-        for (const auto& row : run_rows(plan, values, nulls, {true, false})) {
-            const auto ord = static_cast<std::size_t>(DatumGetInt64(row[0]));  // 1-based
-            if (ord >= 1 && ord <= keys.size() && row[1] != 0) hits.emplace_back(ord - 1, row[1]);
-        }
-    });
-    return hits;
+Storage::Storage(const ServerContext& ctx) : ctx_(ctx), catalog_(extension_catalog()) {
+    target_.server_name = ctx.server_name;
+    target_.role_name = ctx.role_name;
+    target_.api_url = ctx.settings.url;
+    target_.api_key_id = ctx.api_key_id;
+    // Answers of transactions that did not commit come back before anything
+    // reads the cache.
+    if (!XactReadOnly) spool_recover(catalog_);
+    reader_ = std::make_unique<CacheReader>(catalog_);
 }
 
 void Storage::check_quota(std::int64_t needed) {
     if (ctx_.settings.monthly_lookup_quota <= 0 || needed <= 0) return;
     std::int64_t used = 0;
-    with_spi(owner_, [&] {
-        Oid types[1] = {TEXTOID};
-        SPIPlanPtr plan = kept_plan(quota_plan, kQuotaSql, 1, types);
-        Datum values[1] = {text_datum(ctx_.server_name)};
+    with_owner_spi(catalog_.owner, [&] {
+        Oid types[2] = {TEXTOID, TEXTOID};
+        SPIPlanPtr plan = kept_plan(quota_plan, kQuotaSql, 2, types);
+        Datum values[2] = {utf8_text(target_.api_url), utf8_text(target_.api_key_id)};
         auto rows = run_rows(plan, values, nullptr, {true});
         if (!rows.empty()) used = DatumGetInt64(rows.front()[0]);
     });
@@ -112,36 +71,42 @@ void Storage::ensure_writable() {
                           "can still be read.");
 }
 
-std::string Storage::spooled_document(const std::vector<core::Observation>& observations) const {
-    nlohmann::json doc = nlohmann::json::array();
-    for (const auto& o : observations) doc.push_back(o.to_json());
-    std::string text = doc.dump();
-    spool_append(ctx_.server_name, role_, text);
-    return text;
+void Storage::record(std::vector<core::Observation> observations, ResultBuilder& results,
+                     const std::function<void(const core::Observation&, Datum)>& on_result) {
+    // Kept on disk first, so a transaction that does not commit loses nothing.
+    nlohmann::json doc = {{"server_name", target_.server_name},
+                          {"role_name", target_.role_name},
+                          {"api_url", target_.api_url},
+                          {"api_key_id", target_.api_key_id}};
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& o : observations) list.push_back(o.to_json());
+    doc["observations"] = std::move(list);
+    spool_append(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+
+    reader_->refresh();
+    ChunkRecording recording(*reader_, target_.api_url, std::move(observations));
+    const auto& recorded = recording.observations();
+    for (std::size_t i = 0; i < recorded.size(); ++i) {
+        if (recorded[i].attempt_only) continue;
+        on_result(recorded[i], results.answered(recorded[i], recording.update_of(i), recording.before_of(i)));
+    }
+    recording.write(catalog_, target_);
 }
 
-void Storage::recording_params(const std::string& document, Oid types[4], Datum values[4]) const {
-    types[0] = TEXTOID;
-    types[1] = NAMEOID;
-    types[2] = TEXTOID;
-    types[3] = INT4OID;
-    values[0] = text_datum(ctx_.server_name);
-    values[1] = pg_value([&] { return DirectFunctionCall1(namein, CStringGetDatum(role_.c_str())); });
-    values[2] = text_datum(document);
-    values[3] = Int32GetDatum(core::kTimeoutsBeforeReview);
-}
-
-std::vector<Datum> Storage::record(const std::vector<core::Observation>& observations) {
-    const std::string document = spooled_document(observations);
-    std::vector<Datum> rows;
-    with_spi(owner_, [&] {
-        Oid types[4];
-        Datum values[4];
-        recording_params(document, types, values);
-        SPIPlanPtr plan = kept_plan(record_plan, kRecordSql, 4, types);
-        for (const auto& row : run_rows(plan, values, nullptr, {false})) rows.push_back(row[0]);
-    });
-    return rows;
+std::optional<std::int64_t> max_age_ms(FunctionCallInfo fcinfo, int n) {
+    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return std::nullopt;
+    const Interval* iv = PG_GETARG_INTERVAL_P(n);
+    const double micros = static_cast<double>(iv->time) +
+                          static_cast<double>(iv->day) * USECS_PER_DAY +
+                          static_cast<double>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    if (micros < 0)
+        throw core::Error(core::ErrorKind::InvalidParameter, "max_age must not be negative",
+                          "Pass an interval such as '1 hour', 0 to always call the API, or NULL "
+                          "for the server's cache TTLs.");
+    if (micros > kMaxAgeYears * DAYS_PER_YEAR * USECS_PER_DAY)
+        throw core::Error(core::ErrorKind::InvalidParameter, "max_age is too large",
+                          "Pass at most '100 years', or NULL for the server's cache TTLs.");
+    return static_cast<std::int64_t>(micros / 1000);
 }
 
 }  // namespace cv::pg

@@ -1,65 +1,53 @@
+// The extension's tables as one lookup statement uses them: the cache read
+// directly, answers recorded by the rules of core/cache_rules, the quota.
 #pragma once
 
 #include "core/observation.h"
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "pg/pg_headers.h"
+#include "pg/cache_table.h"
+#include "pg/catalog.h"
+#include "pg/recorder.h"
+#include "pg/result_row.h"
 #include "pg/server_context.h"
 
 namespace cv::pg {
 
-// A key to look up in the cache: (state, license_number), echoed id.
-struct CacheKey {
-    std::string state;
-    std::string license_number;
-    std::string id;
-};
-
-// The extension's tables, reached through SPI as the extension's owner (so
-// callers need no privilege on them, and cannot write them directly). Result
-// rows come back as cv_result composite Datums in the caller's memory context.
 class Storage {
 public:
     explicit Storage(const ServerContext& ctx);
 
-    // Fresh cache entries for keys, as (index into keys, cv_result Datum).
-    // max_age: an Interval Datum asking for fresher data than the TTL.
-    std::vector<std::pair<std::size_t, Datum>> fresh(const std::vector<CacheKey>& keys,
-                                                     std::optional<Datum> max_age);
+    const ExtensionCatalog& catalog() const { return catalog_; }
+    const RecordingTarget& target() const { return target_; }
+    CacheReader& reader() { return *reader_; }
 
     // Refuses (before anything is sent) `needed` lookups that would cross the
     // server's monthly_lookup_quota.
     void check_quota(std::int64_t needed);
 
-    // The observations as the document record_observations reads, kept in the
-    // spool (pg/spool.h) before it goes anywhere near the tables.
-    std::string spooled_document(const std::vector<core::Observation>& observations) const;
-
-    // record_observations' parameters ($1 server, $2 role, $3 the document,
-    // $4 timeouts before review); call inside with_spi.
-    void recording_params(const std::string& document, Oid types[4], Datum values[4]) const;
-
-    Oid owner() const { return owner_; }
-
-    // The owner of the extension's tables, whom the functions act as.
-    static Oid table_owner();
-    const std::string& role() const { return role_; }
-
     // Throws before any API call when answers could not be stored (a
-    // read-only transaction or a standby): a paid-for answer is never dropped.
+    // read-only transaction or a standby).
     static void ensure_writable();
 
-    // Records observations in history and cache; returns one cv_result Datum
-    // per answer (attempt_only observations give none), in order.
-    std::vector<Datum> record(const std::vector<core::Observation>& observations);
+    // Records a chunk's observations and hands each answer's cv_result to
+    // on_result (with the observation), in order.
+    void record(std::vector<core::Observation> observations, ResultBuilder& results,
+                const std::function<void(const core::Observation&, Datum)>& on_result);
 
 private:
     const ServerContext& ctx_;
-    Oid owner_ = InvalidOid;
-    std::string role_;
+    const ExtensionCatalog& catalog_;
+    RecordingTarget target_;
+    std::unique_ptr<CacheReader> reader_;
 };
+
+// max_age (an interval asking for data fresher than the TTL) in milliseconds:
+// nullopt when NULL; throws Error(InvalidParameter) when negative or absurd.
+std::optional<std::int64_t> max_age_ms(FunctionCallInfo fcinfo, int n);
 
 }  // namespace cv::pg

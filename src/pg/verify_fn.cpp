@@ -1,6 +1,11 @@
 // cv_verify(state, license_number[, max_age][, server]) and
 // cv_verify_by_name(state, name[, server]): one lookup, cache first.
+#include "core/batch_protocol.h"
+#include "core/cache_rules.h"
 #include "core/error.h"
+#include "core/options.h"
+
+#include <nlohmann/json.hpp>
 #include "core/freshness.h"
 #include "core/normalize.h"
 #include "core/single_lookup.h"
@@ -10,16 +15,20 @@
 #include <vector>
 
 #include "pg/args.h"
-#include "pg/guard.h"
+#include "pg/cache_table.h"
+#include "pg/result_row.h"
+#include "pg/roster.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
 #include "pg/spool.h"
 #include "pg/storage.h"
 
+#include "pg/guard.h"
+
 extern "C" {
-#include "datatype/timestamp.h"
+#include "access/xact.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
 }
 
 namespace {
@@ -33,18 +42,31 @@ std::string text_arg(FunctionCallInfo fcinfo, int n, const char* what) {
                     std::string("Pass a ") + what + "; rows with a NULL " + what +
                         " cannot be verified.");
     const char* s = cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
-    return s;
+    return cv::pg::to_utf8(s);
+}
+
+TupleDesc result_desc(FunctionCallInfo fcinfo) {
+    TupleDesc desc = nullptr;
+    cv::pg::pg_call([&] {
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "contractor_verify: return type must be a row type");
+        desc = BlessTupleDesc(desc);
+    });
+    return desc;
 }
 
 Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
-             const char* server_name, std::optional<Datum> max_age) {
+             const char* server_name, std::optional<std::int64_t> max_age) {
     const cv::pg::ServerContext ctx = cv::pg::load_server_context(server_name);
     cv::pg::Storage storage(ctx);
-    cv::pg::spool_recover(storage.owner());
+    cv::pg::ResultBuilder results(result_desc(fcinfo));
 
     if (!target.license_number.empty()) {
-        auto hits = storage.fresh({{target.state, target.license_number, ""}}, max_age);
-        if (!hits.empty()) return hits.front().second;
+        cv::pg::CachedRow row;
+        storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
+        const auto verdict =
+            cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age);
+        if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
     }
 
     cv::pg::Storage::ensure_writable();
@@ -61,10 +83,11 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
                                    cv::pg::backend_call_hooks().random01());
     observations.push_back(std::move(result.answer));
 
-    std::vector<Datum> rows = storage.record(observations);
-    if (rows.size() != 1 || rows.front() == 0)
-        throw Error(ErrorKind::Internal, "the lookup's result was not recorded");
-    return rows.front();
+    Datum answer = 0;
+    storage.record(std::move(observations), results,
+                   [&](const cv::core::Observation&, Datum d) { answer = d; });
+    if (answer == 0) throw Error(ErrorKind::Internal, "the lookup's result was not recorded");
+    return answer;
 }
 
 }  // namespace
@@ -82,7 +105,8 @@ Datum cv_verify(PG_FUNCTION_ARGS) {
         target.state = cv::core::normalize_state(text_arg(fcinfo, 0, "state"));
         target.license_number =
             cv::core::normalize_license_number(text_arg(fcinfo, 1, "license_number"));
-        return lookup(fcinfo, target, cv::pg::server_arg(fcinfo, 3), cv::pg::max_age_arg(fcinfo, 2));
+        const auto max_age = cv::pg::max_age_ms(fcinfo, 2);
+        return lookup(fcinfo, target, cv::pg::server_arg(fcinfo, 3), max_age);
     });
 }
 

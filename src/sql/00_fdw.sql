@@ -1,20 +1,23 @@
 -- The foreign data wrapper carries the configuration: SERVER options (url,
 -- timeouts, cache TTLs, rate limits) and the API key in a USER MAPPING.
+-- Every name in these scripts is schema-qualified: @extschema@ (the schema
+-- given to CREATE EXTENSION), contractor_verify (the extension's data) or
+-- pg_catalog.
 \echo Use "CREATE EXTENSION contractor_verify" to load this file. \quit
 
-CREATE FUNCTION contractor_verify_fdw_handler()
+CREATE FUNCTION @extschema@.contractor_verify_fdw_handler()
 RETURNS fdw_handler
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
-CREATE FUNCTION contractor_verify_fdw_validator(text[], oid)
+CREATE FUNCTION @extschema@.contractor_verify_fdw_validator(text[], oid)
 RETURNS void
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
 CREATE FOREIGN DATA WRAPPER contractor_verify
-  HANDLER contractor_verify_fdw_handler
-  VALIDATOR contractor_verify_fdw_validator;
+  HANDLER @extschema@.contractor_verify_fdw_handler
+  VALIDATOR @extschema@.contractor_verify_fdw_validator;
 
-CREATE FUNCTION cv_version()
+CREATE FUNCTION @extschema@.cv_version()
 RETURNS text
 AS 'MODULE_PATHNAME', 'cv_version' LANGUAGE C STRICT STABLE;
-COMMENT ON FUNCTION cv_version() IS 'extension and libcurl versions';
+COMMENT ON FUNCTION @extschema@.cv_version() IS 'extension and libcurl versions';

@@ -10,7 +10,7 @@ SELECT c.state,
        c.business_name,
        c.issue_date,
        c.expiration_date,
-       c.expiration_date - current_date AS days_to_expiration,
+       c.expiration_date OPERATOR(pg_catalog.-) CURRENT_DATE AS days_to_expiration,
        c.bond_amount_cents,
        c.insurance_required,
        c.has_disciplinary_actions,
@@ -19,14 +19,14 @@ SELECT c.state,
        contractor_verify.is_compliant(c.license_status, c.expiration_date) AS compliant,
        CASE
            WHEN c.outcome IS NULL THEN 'UNVERIFIED'
-           WHEN c.outcome <> 'VERIFIED' THEN c.outcome
-           WHEN c.license_status IS DISTINCT FROM 'ACTIVE' THEN coalesce(c.license_status, 'NO_STATUS')
-           WHEN c.expiration_date < current_date THEN 'EXPIRED'
+           WHEN c.outcome OPERATOR(pg_catalog.<>) 'VERIFIED' THEN c.outcome
+           WHEN c.license_status IS DISTINCT FROM 'ACTIVE' THEN COALESCE(c.license_status, 'NO_STATUS')
+           WHEN c.expiration_date OPERATOR(pg_catalog.<) CURRENT_DATE THEN 'EXPIRED'
            ELSE 'COMPLIANT'
        END AS compliance_reason,
        c.fetched_at AS verified_at,
        c.expires_at,
-       c.expires_at IS NULL OR c.expires_at <= now() AS stale,
+       c.expires_at IS NULL OR c.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() AS stale,
        c.last_attempt_at,
        c.last_error_code,
        c.last_error_message,
@@ -34,7 +34,8 @@ SELECT c.state,
        c.next_attempt_at,
        c.needs_review,
        c.review_reason,
-       c.server_name
+       c.server_name,
+       c.api_url
 FROM contractor_verify.license_cache c;
 COMMENT ON VIEW contractor_verify.licenses IS
     'latest known state of every license; compliant = ACTIVE and not expired as of today';

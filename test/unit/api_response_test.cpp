@@ -70,13 +70,23 @@ TEST(ApiResponse, RejectedAndMalformed) {
     EXPECT_EQ(interpret_single(response(401, R"({"error_code":"UNAUTHORIZED"})"), kTarget).verdict,
               Verdict::Rejected);
     EXPECT_EQ(interpret_single(response(403, ""), kTarget).verdict, Verdict::Rejected);
-    EXPECT_EQ(interpret_single(response(200, "{not json"), kTarget).verdict, Verdict::Malformed);
-    EXPECT_EQ(interpret_single(response(200, "[1,2]"), kTarget).verdict, Verdict::Malformed);
-    EXPECT_EQ(interpret_single(response(200, R"({"state":"CA"})"), kTarget).verdict, Verdict::Malformed);
     EXPECT_EQ(interpret_single(response(418, "{}"), kTarget).verdict, Verdict::Malformed);
+    EXPECT_EQ(interpret_single(response(404, "<html>"), kTarget).verdict, Verdict::Malformed);
     HttpResponse big;
     big.error = TransportError::TooLarge;
+    big.status = 200;
     EXPECT_EQ(interpret_single(big, kTarget).verdict, Verdict::Malformed);
+}
+
+// A 200 whose body cannot be read was most likely damaged on the way: retried.
+TEST(ApiResponse, AnUnreadable200IsTransient) {
+    for (const char* body : {"{not json", "[1,2]", R"({"state":"CA"})", ""}) {
+        auto in = interpret_single(response(200, body), kTarget);
+        EXPECT_EQ(in.verdict, Verdict::Transient) << body;
+        EXPECT_EQ(in.observation.outcome, "MALFORMED_RESPONSE") << body;
+        EXPECT_EQ(in.reason.rfind("HTTP 200", 0), 0u) << in.reason;
+        EXPECT_FALSE(in.observation.verified());
+    }
 }
 
 TEST(ApiResponse, RawBodyKeepsNonJsonShort) {
@@ -84,4 +94,12 @@ TEST(ApiResponse, RawBodyKeepsNonJsonShort) {
     EXPECT_EQ(raw["body_bytes"], 5000);
     EXPECT_EQ(raw["unparsed_body"].get<std::string>().size(), 2000u);
     EXPECT_EQ(raw_body(R"({"a":1})")["a"], 1);
+}
+
+TEST(ApiResponse, NulEscapesAreReplaced) {
+    const auto j = parse_body(R"({"a\u0000b": "x\u0000y", "list": ["\u0000"]})");
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j.at("a\xEF\xBF\xBD" "b"), "x\xEF\xBF\xBDy");
+    EXPECT_EQ(j.at("list")[0], "\xEF\xBF\xBD");
+    EXPECT_TRUE(parse_body("{not json").is_discarded());
 }

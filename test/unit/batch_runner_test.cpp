@@ -7,6 +7,7 @@
 #include "sim_fixture.h"
 
 #include <atomic>
+#include <limits>
 #include <map>
 
 using namespace cv::core;
@@ -46,15 +47,49 @@ public:
     BatchStats last;
 };
 
+// Admits every call and remembers how each admission was resolved.
 class OpenGate : public RateGate {
 public:
-    std::optional<std::int64_t> try_start(std::int64_t) override {
+    std::optional<std::int64_t> try_start(std::int64_t now, Reservation& admitted) override {
         ++starts;
+        admitted = Reservation{starts, 7};
+        admitted_at[starts] = now;
         return std::nullopt;
     }
+    void sent(const Reservation& r, std::int64_t at) override { sent_at[r.slot].push_back(at); }
+    void unsent(const Reservation& r) override { ++unsent_count[r.slot]; }
     void pause_until(std::int64_t until) override { paused_until = until; }
+
+    // Every admission was resolved one way: sent (reported once or more, with
+    // times from its admission to `until`) or withdrawn once. Returns how many were sent.
+    int expect_all_resolved(std::int64_t until) const {
+        int n_sent = 0;
+        for (const auto& [slot, at] : admitted_at) {
+            auto s = sent_at.find(slot);
+            auto u = unsent_count.find(slot);
+            if (s != sent_at.end()) {
+                ++n_sent;
+                EXPECT_TRUE(u == unsent_count.end()) << "call " << slot << " both sent and withdrawn";
+                for (std::int64_t t : s->second) {
+                    EXPECT_GE(t, at) << "call " << slot;
+                    EXPECT_LE(t, until) << "call " << slot;
+                }
+            } else {
+                EXPECT_TRUE(u != unsent_count.end()) << "call " << slot << " left pending";
+                if (u != unsent_count.end()) {
+                    EXPECT_EQ(u->second, 1) << "call " << slot;
+                }
+            }
+        }
+        EXPECT_EQ(sent_at.size() + unsent_count.size(), admitted_at.size()) << "unknown reservations";
+        return n_sent;
+    }
+
     int starts = 0;
     std::int64_t paused_until = 0;
+    std::map<int, std::int64_t> admitted_at;
+    std::map<int, std::vector<std::int64_t>> sent_at;
+    std::map<int, int> unsent_count;
 };
 
 std::vector<LookupItem> items(int n, int first = 100000) {
@@ -106,6 +141,7 @@ protected:
 TEST_F(BatchTest, ChunksOf100AndOneAnswerPerRecord) {
     const auto v = items(250);
     BatchStats stats = run(v, gate_);
+    EXPECT_EQ(gate_.expect_all_resolved(batch_hooks_.steady_now_ms()), 3);
     EXPECT_EQ(sink_.answers.size(), 250u);
     EXPECT_EQ(stats.calls, 3);
     EXPECT_EQ(stats.sent, 250);
@@ -238,6 +274,74 @@ TEST_F(BatchTest, TheGateSpacesCallsSoTheServerNeverSays429) {
     EXPECT_EQ(stats.rate_limited, 0);
     EXPECT_EQ(counters()["rate_limited"], 0);
     EXPECT_EQ(counters()["max_batch_calls_in_window"], 3);
+    EXPECT_EQ(pending_count(*log), 0);
+}
+
+TEST_F(BatchTest, CallsThatNeverConnectAreWithdrawnFromTheGate) {
+    settings_.url = "http://127.0.0.1:9/v1";  // nothing listens there
+    settings_.max_retries = 1;
+    BatchStats stats = run(items(10), gate_);
+    EXPECT_EQ(stats.calls, 2);
+    EXPECT_EQ(gate_.starts, 2);
+    EXPECT_EQ(gate_.expect_all_resolved(batch_hooks_.steady_now_ms()), 0);
+    EXPECT_EQ(sink_.answers.at("r1").outcome, "CALL_FAILED");
+}
+
+TEST_F(BatchTest, FailedConnectsDoNotUseTheLimit) {
+    // One call a minute: if the refused attempts counted, the retries would wait.
+    settings_.url = "http://127.0.0.1:9/v1";
+    settings_.max_retries = 2;
+    auto log = std::make_unique<StartLog>();
+    start_log_reset(*log);
+    auto gate = make_local_rate_gate(*log, 1, 60000);
+    const auto before = batch_hooks_.steady_now_ms();
+    BatchStats stats = run(items(10), *gate);
+    EXPECT_EQ(stats.calls, 3);
+    EXPECT_LT(batch_hooks_.steady_now_ms() - before, 10000);
+    EXPECT_EQ(pending_count(*log), 0);
+    EXPECT_EQ(last_start(*log), std::numeric_limits<std::int64_t>::min());
+}
+
+TEST_F(BatchTest, ASentCallStaysCountedWhenTheBatchIsCancelled) {
+    control("config", {{"latency_ms", 5000}});
+    settings_.max_concurrent_calls = 3;
+    const auto started = batch_hooks_.steady_now_ms();
+    batch_hooks_.should_abort = [&] {
+        return batch_hooks_.steady_now_ms() - started > 1500;  // long after loopback sends
+    };
+    try {
+        run(items(300), gate_);
+        FAIL() << "expected an abort";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Aborted);
+    }
+    // The server holds all three requests: the gate must go on counting them.
+    EXPECT_EQ(counters()["calls"]["batch"], 3);
+    EXPECT_EQ(gate_.starts, 3);
+    EXPECT_EQ(gate_.expect_all_resolved(batch_hooks_.steady_now_ms()), 3);
+}
+
+TEST_F(BatchTest, AnUnreadable200IsRetried) {
+    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
+    BatchStats stats = run(items(20), gate_);
+    EXPECT_EQ(stats.calls, 2);
+    EXPECT_EQ(stats.retries, 1);
+    ASSERT_EQ(sink_.answers.size(), 20u);
+    for (const auto& [id, o] : sink_.answers) EXPECT_TRUE(o.verified()) << id;
+    ASSERT_EQ(sink_.history_only.size(), 1u);
+    EXPECT_EQ(sink_.history_only[0].outcome, "MALFORMED_RESPONSE");
+    EXPECT_EQ(sink_.history_only[0].http_status, 200);
+}
+
+TEST_F(BatchTest, AnUnreadable200GivesUpAfterMaxRetries) {
+    settings_.max_retries = 1;
+    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}, {"count", 5}});
+    BatchStats stats = run(items(20), gate_);
+    EXPECT_EQ(stats.calls, 2);
+    const Observation& o = sink_.answers.at("r1");
+    EXPECT_EQ(o.outcome, "CALL_FAILED");
+    EXPECT_NE(o.error_message.find("2 attempts"), std::string::npos) << o.error_message;
+    EXPECT_NE(o.error_message.find("not JSON"), std::string::npos) << o.error_message;
 }
 
 TEST_F(BatchTest, AbortStopsEverything) {
@@ -251,4 +355,5 @@ TEST_F(BatchTest, AbortStopsEverything) {
         EXPECT_EQ(e.kind(), ErrorKind::Aborted);
     }
     EXPECT_EQ(http_->in_flight(), 0u);
+    gate_.expect_all_resolved(batch_hooks_.steady_now_ms());
 }

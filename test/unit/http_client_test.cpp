@@ -7,6 +7,8 @@
 #include "sim_fixture.h"
 
 #include <atomic>
+#include <map>
+#include <set>
 
 using namespace cv::core;
 using nlohmann::json;
@@ -27,6 +29,12 @@ protected:
 };
 
 const HttpClient::AbortCheck kNever = [] { return false; };
+
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 }  // namespace
 
@@ -96,6 +104,63 @@ TEST_F(HttpTest, ConnectionRefusedIsATransportError) {
     HttpResponse resp = http_->perform(r, kNever);
     EXPECT_EQ(resp.error, TransportError::Connect);
     EXPECT_FALSE(resp.error_text.empty());
+    EXPECT_FALSE(resp.request_sent);  // the server never saw it
+    EXPECT_TRUE(http_->take_sent().empty());
+}
+
+TEST_F(HttpTest, ACompletedTransferSaysWhenItsRequestWasSent) {
+    control("config", {{"latency_ms", 200}});
+    const std::int64_t before = steady_ms();
+    HttpResponse r = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    const std::int64_t after = steady_ms();
+    EXPECT_EQ(r.status, 200);
+    ASSERT_TRUE(r.request_sent);
+    EXPECT_GE(r.sent_at_ms, before);
+    EXPECT_LE(r.sent_at_ms, after - 200);  // before the server's 200 ms of latency
+    // On a reused connection too.
+    const std::int64_t again = steady_ms();
+    HttpResponse r2 = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    ASSERT_TRUE(r2.request_sent);
+    EXPECT_GE(r2.sent_at_ms, again);
+    EXPECT_LE(r2.sent_at_ms, steady_ms() - 200);
+}
+
+TEST_F(HttpTest, TakeSentReportsEachRunningTransferOnce) {
+    control("config", {{"latency_ms", 400}});
+    std::map<HttpClient::Token, int> reported;
+    std::map<HttpClient::Token, std::int64_t> reported_at;
+    std::set<HttpClient::Token> tokens;
+    for (int i = 0; i < 3; ++i) tokens.insert(http_->start(get("/v1/verify?state=CA&license_number=1052183")));
+    std::size_t done = 0;
+    while (done < tokens.size()) {
+        for (auto& [token, response] : http_->poll(std::chrono::milliseconds(50), kNever)) {
+            ++done;
+            ASSERT_TRUE(response.request_sent);
+            EXPECT_EQ(response.sent_at_ms, reported_at[token]) << "the same send, the same time";
+        }
+        for (auto& [token, at] : http_->take_sent()) {
+            EXPECT_EQ(tokens.count(token), 1u);
+            ++reported[token];
+            reported_at[token] = at;
+        }
+    }
+    ASSERT_EQ(reported.size(), tokens.size());
+    for (auto& [token, n] : reported) EXPECT_EQ(n, 1) << token;
+    EXPECT_TRUE(http_->take_sent().empty());
+}
+
+TEST_F(HttpTest, TakeSentStillReportsTransfersDroppedByCancel) {
+    control("config", {{"latency_ms", 2000}});
+    const HttpClient::Token token = http_->start(get("/v1/verify?state=CA&license_number=1052183"));
+    const std::int64_t before = steady_ms();
+    while (counters()["in_flight"] != 1 && steady_ms() - before < 5000)
+        http_->poll(std::chrono::milliseconds(20), kNever);
+    http_->cancel_all();
+    auto sent = http_->take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].first, token);
+    EXPECT_GE(sent[0].second, before);
+    EXPECT_TRUE(http_->take_sent().empty());
 }
 
 TEST_F(HttpTest, LookupRetries5xxWithBackoff) {
@@ -143,8 +208,31 @@ TEST_F(HttpTest, RejectedKeyIsNeverShown) {
     EXPECT_EQ(counters()["calls"]["verify"], 1);  // a rejected key is not retried
 }
 
-TEST_F(HttpTest, MalformedBodyIsNotRetried) {
+TEST_F(HttpTest, AnUnreadable200IsRetried) {
     control("fault", {{"mode", "malformed_json"}});
+    SingleLookupResult r = lookup();
+    EXPECT_TRUE(r.answer.verified());
+    EXPECT_EQ(r.attempts, 2);
+    ASSERT_EQ(r.failed_attempts.size(), 1u);
+    EXPECT_EQ(r.failed_attempts[0].outcome, "MALFORMED_RESPONSE");
+    EXPECT_EQ(counters()["calls"]["verify"], 2);
+}
+
+TEST_F(HttpTest, AnUnreadable200FailsAfterMaxRetries) {
+    control("fault", {{"mode", "malformed_json"}, {"count", 5}});
+    try {
+        lookup();
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::RemoteFailure);
+        EXPECT_NE(std::string(e.what()).find("not JSON"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(counters()["calls"]["verify"], 3);
+}
+
+TEST_F(HttpTest, AnOversizedBodyIsNotRetried) {
+    control("fault", {{"mode", "oversized"}, {"bytes", 1 << 20}});
+    settings_.max_response_bytes = 64 * 1024;
     try {
         lookup();
         FAIL() << "expected an error";

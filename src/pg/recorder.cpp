@@ -1,0 +1,332 @@
+#include "core/error.h"
+#include "core/freshness.h"
+
+#include "pg/recorder.h"
+
+#include "pg/guard.h"
+#include "pg/result_row.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
+}
+
+namespace cv::pg {
+
+namespace {
+
+using core::CacheUpdate;
+using core::Observation;
+
+const CachedRow kNoRow{};
+const CacheUpdate kNoUpdate{};
+
+// Every name below is schema-qualified and every statement runs with the
+// pinned search_path, as the owner.
+constexpr const char* kHistorySql =
+    "INSERT INTO contractor_verify.verification_history"
+    " (observed_at, role_name, server_name, request_kind, caller_id, batch_id, state,"
+    "  license_number, lookup_name, http_status, outcome, error_code, error_message,"
+    "  license_status, billable, payload, api_url, api_key_id, charged)"
+    " SELECT h.observed_at, $1, $2, h.request_kind, h.caller_id, h.batch_id, h.state,"
+    "  h.license_number, h.lookup_name, h.http_status, h.outcome, h.error_code, h.error_message,"
+    "  h.license_status, h.charged OPERATOR(pg_catalog.>) 0, h.payload, $3, $4, h.charged"
+    " FROM ROWS FROM (pg_catalog.unnest($5::pg_catalog.timestamptz[]), pg_catalog.unnest($6::pg_catalog.text[]),"
+    "  pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.text[]),"
+    "  pg_catalog.unnest($11::pg_catalog.text[]), pg_catalog.unnest($12::pg_catalog.int4[]), pg_catalog.unnest($13::pg_catalog.text[]),"
+    "  pg_catalog.unnest($14::pg_catalog.text[]), pg_catalog.unnest($15::pg_catalog.text[]), pg_catalog.unnest($16::pg_catalog.text[]),"
+    "  pg_catalog.unnest($17::pg_catalog.jsonb[]), pg_catalog.unnest($18::pg_catalog.int4[]))"
+    "  AS h(observed_at, request_kind, caller_id, batch_id, state, license_number, lookup_name,"
+    "       http_status, outcome, error_code, error_message, license_status, payload, charged)";
+
+// A row becomes an answer: every column is set.
+constexpr const char* kReplaceSql =
+    "INSERT INTO contractor_verify.license_cache AS c"
+    " (api_url, server_name, state, license_number, outcome, license_status, license_type,"
+    "  classifications, business_name, issue_date, expiration_date, bond_amount_cents,"
+    "  insurance_required, has_disciplinary_actions, disciplinary_actions, address, error_code,"
+    "  error_message, record, fetched_at, expires_at, last_attempt_at, last_error_code,"
+    "  last_error_message, consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " SELECT $1, $2, r.state, r.license_number, r.outcome, r.license_status, r.license_type,"
+    "  CASE WHEN r.classifications IS NULL THEN NULL"
+    "       ELSE ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.classifications)) END,"
+    "  r.business_name, r.issue_date, r.expiration_date, r.bond_amount_cents,"
+    "  r.insurance_required, r.has_disciplinary_actions, r.disciplinary_actions, r.address,"
+    "  r.error_code, r.error_message, r.record, r.fetched_at, r.expires_at, r.last_attempt_at,"
+    "  r.last_error_code, r.last_error_message, r.consecutive_timeouts, r.next_attempt_at,"
+    "  r.needs_review, r.review_reason"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),"
+    "  pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.jsonb[]), pg_catalog.unnest($9::pg_catalog.text[]),"
+    "  pg_catalog.unnest($10::pg_catalog.date[]), pg_catalog.unnest($11::pg_catalog.date[]), pg_catalog.unnest($12::pg_catalog.int8[]),"
+    "  pg_catalog.unnest($13::pg_catalog.bool[]), pg_catalog.unnest($14::pg_catalog.bool[]), pg_catalog.unnest($15::pg_catalog.jsonb[]),"
+    "  pg_catalog.unnest($16::pg_catalog.jsonb[]), pg_catalog.unnest($17::pg_catalog.text[]), pg_catalog.unnest($18::pg_catalog.text[]),"
+    "  pg_catalog.unnest($19::pg_catalog.jsonb[]), pg_catalog.unnest($20::pg_catalog.timestamptz[]), pg_catalog.unnest($21::pg_catalog.timestamptz[]),"
+    "  pg_catalog.unnest($22::pg_catalog.timestamptz[]), pg_catalog.unnest($23::pg_catalog.text[]), pg_catalog.unnest($24::pg_catalog.text[]),"
+    "  pg_catalog.unnest($25::pg_catalog.int4[]), pg_catalog.unnest($26::pg_catalog.timestamptz[]), pg_catalog.unnest($27::pg_catalog.bool[]),"
+    "  pg_catalog.unnest($28::pg_catalog.text[]))"
+    "  AS r(state, license_number, outcome, license_status, license_type, classifications,"
+    "       business_name, issue_date, expiration_date, bond_amount_cents, insurance_required,"
+    "       has_disciplinary_actions, disciplinary_actions, address, error_code, error_message,"
+    "       record, fetched_at, expires_at, last_attempt_at, last_error_code, last_error_message,"
+    "       consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " ON CONFLICT (api_url, state, license_number) DO UPDATE SET"
+    "  server_name = EXCLUDED.server_name, outcome = EXCLUDED.outcome,"
+    "  license_status = EXCLUDED.license_status, license_type = EXCLUDED.license_type,"
+    "  classifications = EXCLUDED.classifications, business_name = EXCLUDED.business_name,"
+    "  issue_date = EXCLUDED.issue_date, expiration_date = EXCLUDED.expiration_date,"
+    "  bond_amount_cents = EXCLUDED.bond_amount_cents,"
+    "  insurance_required = EXCLUDED.insurance_required,"
+    "  has_disciplinary_actions = EXCLUDED.has_disciplinary_actions,"
+    "  disciplinary_actions = EXCLUDED.disciplinary_actions, address = EXCLUDED.address,"
+    "  error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
+    "  record = EXCLUDED.record, fetched_at = EXCLUDED.fetched_at,"
+    "  expires_at = EXCLUDED.expires_at, last_attempt_at = EXCLUDED.last_attempt_at,"
+    "  last_error_code = EXCLUDED.last_error_code,"
+    "  last_error_message = EXCLUDED.last_error_message,"
+    "  consecutive_timeouts = EXCLUDED.consecutive_timeouts,"
+    "  next_attempt_at = EXCLUDED.next_attempt_at, needs_review = EXCLUDED.needs_review,"
+    "  review_reason = EXCLUDED.review_reason";
+
+// The row keeps its answer; only the attempt columns change (a bare row when
+// there is none yet: a first STATE_TIMEOUT).
+constexpr const char* kNoteSql =
+    "INSERT INTO contractor_verify.license_cache AS c"
+    " (api_url, server_name, state, license_number, last_attempt_at, last_error_code,"
+    "  last_error_message, consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " SELECT $1, $2, n.state, n.license_number, n.last_attempt_at, n.last_error_code,"
+    "  n.last_error_message, n.consecutive_timeouts, n.next_attempt_at, n.needs_review,"
+    "  n.review_reason"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+    "  pg_catalog.unnest($5::pg_catalog.timestamptz[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[]),"
+    "  pg_catalog.unnest($8::pg_catalog.int4[]), pg_catalog.unnest($9::pg_catalog.timestamptz[]), pg_catalog.unnest($10::pg_catalog.bool[]),"
+    "  pg_catalog.unnest($11::pg_catalog.text[]))"
+    "  AS n(state, license_number, last_attempt_at, last_error_code, last_error_message,"
+    "       consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " ON CONFLICT (api_url, state, license_number) DO UPDATE SET"
+    "  last_attempt_at = EXCLUDED.last_attempt_at, last_error_code = EXCLUDED.last_error_code,"
+    "  last_error_message = EXCLUDED.last_error_message,"
+    "  consecutive_timeouts = EXCLUDED.consecutive_timeouts,"
+    "  next_attempt_at = EXCLUDED.next_attempt_at, needs_review = EXCLUDED.needs_review,"
+    "  review_reason = EXCLUDED.review_reason";
+
+SPIPlanPtr history_plan = nullptr;
+SPIPlanPtr replace_plan = nullptr;
+SPIPlanPtr note_plan = nullptr;
+
+Datum ts(std::int64_t ms) { return TimestampTzGetDatum(unix_ms_to_timestamptz(ms)); }
+
+void push_ts(ArrayBuilder& a, const std::optional<std::int64_t>& ms) {
+    if (ms)
+        a.push(ts(*ms));
+    else
+        a.push_null();
+}
+
+void run(SPIPlanPtr& slot, const char* sql, std::vector<Oid> types, std::vector<Datum> values) {
+    SPIPlanPtr plan = kept_plan(slot, sql, static_cast<int>(types.size()), types.data());
+    pg_call([&] {
+        const int rc = SPI_execute_plan(plan, values.data(), nullptr, false, 0);
+        if (rc != SPI_OK_INSERT)
+            elog(ERROR, "contractor_verify: recording failed: %s", SPI_result_code_string(rc));
+    });
+}
+
+}  // namespace
+
+ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
+                               std::vector<Observation> observations)
+    : observations_(std::move(observations)), group_of_(observations_.size(), nullptr) {
+    for (std::size_t i = 0; i < observations_.size(); ++i) {
+        const Observation& o = observations_[i];
+        if (o.attempt_only) continue;
+        auto number = core::cache_license_number(o);
+        if (!number) continue;
+        Group& g = groups_[{o.state, *number}];
+        g.members.push_back(i);
+        group_of_[i] = &g;
+    }
+    for (auto& [key, g] : groups_) {
+        reader.probe(api_url, key.first, key.second, g.before);
+        std::vector<const Observation*> in_order;
+        for (std::size_t i : g.members) in_order.push_back(&observations_[i]);
+        g.update = core::fold_observations(g.before.head(), in_order, core::kTimeoutsBeforeReview);
+    }
+}
+
+const CacheUpdate& ChunkRecording::update_of(std::size_t i) const {
+    return group_of_[i] != nullptr ? group_of_[i]->update : kNoUpdate;
+}
+
+const CachedRow& ChunkRecording::before_of(std::size_t i) const {
+    return group_of_[i] != nullptr ? group_of_[i]->before : kNoRow;
+}
+
+void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarget& target) const {
+    // History: every observation, attempts included.
+    ArrayBuilder observed(TIMESTAMPTZOID), kind(TEXTOID), caller(TEXTOID), batch(TEXTOID),
+        state(TEXTOID), number(TEXTOID), name(TEXTOID), http(INT4OID), outcome(TEXTOID),
+        code(TEXTOID), message(TEXTOID), status(TEXTOID), payload(JSONBOID), charged(INT4OID);
+    for (const Observation& o : observations_) {
+        observed.push(ts(o.observed_at_ms));
+        kind.push_text(o.request_kind);
+        caller.push_text(o.id);
+        batch.push_text(o.batch_id);
+        state.push_text(o.state);
+        const auto key = o.attempt_only ? std::optional<std::string>(o.license_number)
+                                        : core::cache_license_number(o);
+        number.push_text(key.value_or(""));
+        name.push_text(o.name);
+        if (o.http_status != 0)
+            http.push(Int32GetDatum(o.http_status));
+        else
+            http.push_null();
+        outcome.push_text(o.outcome);
+        code.push_text(o.verified() ? "" : o.outcome);
+        message.push_text(o.error_message);
+        status.push_text(o.record ? o.record->license_status : "");
+        if (o.raw.is_null())
+            payload.push_null();
+        else
+            payload.push(json_to_jsonb(o.raw));
+        charged.push(Int32GetDatum(o.charged()));
+    }
+
+    // Cache: one row per license, in key order (groups_ is ordered).
+    ArrayBuilder r_state(TEXTOID), r_number(TEXTOID), r_outcome(TEXTOID), r_status(TEXTOID),
+        r_type(TEXTOID), r_classes(JSONBOID), r_business(TEXTOID), r_issue(DATEOID),
+        r_expiration(DATEOID), r_bond(INT8OID), r_insurance(BOOLOID), r_has_disc(BOOLOID),
+        r_disc(JSONBOID), r_address(JSONBOID), r_code(TEXTOID), r_message(TEXTOID),
+        r_record(JSONBOID), r_fetched(TIMESTAMPTZOID), r_expires(TIMESTAMPTZOID),
+        r_last(TIMESTAMPTZOID), r_last_code(TEXTOID), r_last_message(TEXTOID), r_timeouts(INT4OID),
+        r_next(TIMESTAMPTZOID), r_review(BOOLOID), r_reason(TEXTOID);
+    ArrayBuilder n_state(TEXTOID), n_number(TEXTOID), n_last(TIMESTAMPTZOID), n_code(TEXTOID),
+        n_message(TEXTOID), n_timeouts(INT4OID), n_next(TIMESTAMPTZOID), n_review(BOOLOID),
+        n_reason(TEXTOID);
+    int replaced = 0, noted = 0;
+    for (const auto& [key, g] : groups_) {
+        const CacheUpdate& u = g.update;
+        const core::AttemptState& a = u.attempt;
+        if (u.kind == CacheUpdate::Kind::Replace) {
+            ++replaced;
+            const Observation& o = *u.answer;
+            r_state.push_text(key.first);
+            r_number.push_text(key.second);
+            r_outcome.push_text(o.outcome);
+            const core::LicenseRecord* rec = o.verified() && o.record ? &*o.record : nullptr;
+            r_status.push_text(rec ? rec->license_status : "");
+            r_type.push_text_or_null(rec && rec->license_type ? &*rec->license_type : nullptr);
+            if (rec)
+                r_classes.push(json_to_jsonb(nlohmann::json(rec->classifications)));
+            else
+                r_classes.push_null();
+            r_business.push_text_or_null(rec && rec->business_name ? &*rec->business_name : nullptr);
+            // Dates go in as text through the date type's input: they are ISO already.
+            for (auto [builder, value] : {std::pair{&r_issue, rec ? rec->issue_date : std::nullopt},
+                                          std::pair{&r_expiration, rec ? rec->expiration_date : std::nullopt}}) {
+                if (value)
+                    builder->push(pg_value([&] {
+                        return DirectFunctionCall1(date_in, CStringGetDatum(value->c_str()));
+                    }));
+                else
+                    builder->push_null();
+            }
+            if (rec && rec->bond_amount_cents)
+                r_bond.push(Int64GetDatum(*rec->bond_amount_cents));
+            else
+                r_bond.push_null();
+            if (rec && rec->insurance_required)
+                r_insurance.push(BoolGetDatum(*rec->insurance_required));
+            else
+                r_insurance.push_null();
+            if (rec) {
+                r_has_disc.push(BoolGetDatum(rec->has_disciplinary_actions()));
+                r_disc.push(json_to_jsonb(rec->disciplinary_actions));
+            } else {
+                r_has_disc.push_null();
+                r_disc.push_null();
+            }
+            if (rec && rec->address.is_object())
+                r_address.push(json_to_jsonb(rec->address));
+            else
+                r_address.push_null();
+            r_code.push_text(o.verified() ? "" : o.outcome);
+            r_message.push_text(o.verified() ? "" : o.error_message);
+            if (o.raw.is_null())
+                r_record.push_null();
+            else
+                r_record.push(json_to_jsonb(o.raw));
+            push_ts(r_fetched, u.after.fetched_at_ms);
+            push_ts(r_expires, u.after.expires_at_ms);
+            push_ts(r_last, a.last_attempt_at_ms);
+            r_last_code.push_text(a.last_error_code);
+            r_last_message.push_text(a.last_error_message);
+            r_timeouts.push(Int32GetDatum(a.consecutive_timeouts));
+            push_ts(r_next, a.next_attempt_at_ms);
+            r_review.push(BoolGetDatum(a.needs_review));
+            r_reason.push_text(a.review_reason);
+        } else if (u.kind == CacheUpdate::Kind::NoteAttempt) {
+            ++noted;
+            n_state.push_text(key.first);
+            n_number.push_text(key.second);
+            push_ts(n_last, a.last_attempt_at_ms);
+            n_code.push_text(a.last_error_code);
+            n_message.push_text(a.last_error_message);
+            n_timeouts.push(Int32GetDatum(a.consecutive_timeouts));
+            push_ts(n_next, a.next_attempt_at_ms);
+            n_review.push(BoolGetDatum(a.needs_review));
+            n_reason.push_text(a.review_reason);
+        }
+    }
+
+    const Datum server = utf8_text(target.server_name);
+    const Datum url = utf8_text(target.api_url);
+    const Datum role = pg_value([&] {
+        return DirectFunctionCall1(namein, CStringGetDatum(target.role_name.c_str()));
+    });
+    const Datum key_id = utf8_text(target.api_key_id);
+    with_owner_spi(catalog.owner, [&] {
+        if (!observations_.empty()) {
+            run(history_plan, kHistorySql,
+                {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                 TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+                 TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID},
+                {role, server, url, key_id, observed.datum(), kind.datum(), caller.datum(),
+                 batch.datum(), state.datum(), number.datum(), name.datum(), http.datum(),
+                 outcome.datum(), code.datum(), message.datum(), status.datum(), payload.datum(),
+                 charged.datum()});
+        }
+        if (replaced > 0) {
+            run(replace_plan, kReplaceSql,
+                {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                 TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, INT8ARRAYOID,
+                 BOOLARRAYOID, BOOLARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                 JSONBARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+                 TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID,
+                 TEXTARRAYOID},
+                {url, server, r_state.datum(), r_number.datum(), r_outcome.datum(), r_status.datum(),
+                 r_type.datum(), r_classes.datum(), r_business.datum(), r_issue.datum(),
+                 r_expiration.datum(), r_bond.datum(), r_insurance.datum(), r_has_disc.datum(),
+                 r_disc.datum(), r_address.datum(), r_code.datum(), r_message.datum(),
+                 r_record.datum(), r_fetched.datum(), r_expires.datum(), r_last.datum(),
+                 r_last_code.datum(), r_last_message.datum(), r_timeouts.datum(), r_next.datum(),
+                 r_review.datum(), r_reason.datum()});
+        }
+        if (noted > 0) {
+            run(note_plan, kNoteSql,
+                {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
+                 TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID, TEXTARRAYOID},
+                {url, server, n_state.datum(), n_number.datum(), n_last.datum(), n_code.datum(),
+                 n_message.datum(), n_timeouts.datum(), n_next.datum(), n_review.datum(),
+                 n_reason.datum()});
+        }
+        // Later reads in this transaction (the next chunk's) see these rows.
+        pg_call([] { CommandCounterIncrement(); });
+    });
+}
+
+}  // namespace cv::pg

@@ -1,0 +1,59 @@
+// Recording observations: every one goes to the history; answers update the
+// cache by the rules of core/cache_rules. The same code runs in the worker
+// that records answers in transactions of its own, and (without the worker)
+// in the caller's transaction.
+#pragma once
+
+#include "core/cache_rules.h"
+#include "core/observation.h"
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pg/cache_table.h"
+#include "pg/catalog.h"
+
+namespace cv::pg {
+
+// Who asked, through which server, of which API with which key.
+struct RecordingTarget {
+    std::string server_name;
+    std::string role_name;
+    std::string api_url;     // canonical: the cache key's first part
+    std::string api_key_id;  // a fingerprint, never the key
+};
+
+// The observations of one chunk (or one single lookup), grouped by the
+// license they are about, each group folded over its cache row as it is now.
+class ChunkRecording {
+public:
+    ChunkRecording(CacheReader& reader, const std::string& api_url,
+                   std::vector<core::Observation> observations);
+    ChunkRecording(const ChunkRecording&) = delete;
+    ChunkRecording& operator=(const ChunkRecording&) = delete;
+
+    const std::vector<core::Observation>& observations() const { return observations_; }
+
+    // What recording does to the cache row of observation i's license, and the
+    // row before (not found for observations that are not cached).
+    const core::CacheUpdate& update_of(std::size_t i) const;
+    const CachedRow& before_of(std::size_t i) const;
+
+    // History rows and cache rows, in key order, in the current transaction,
+    // as the extension's owner.
+    void write(const ExtensionCatalog& catalog, const RecordingTarget& target) const;
+
+private:
+    struct Group {
+        CachedRow before;
+        std::vector<std::size_t> members;
+        core::CacheUpdate update;
+    };
+    std::vector<core::Observation> observations_;
+    std::map<std::pair<std::string, std::string>, Group> groups_;  // (state, license_number)
+    std::vector<const Group*> group_of_;                           // per observation; may be null
+};
+
+}  // namespace cv::pg

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION contractor_verify UPDATE from the released 0.1.0 keeps the
+# cache and the history, and ends with exactly the objects of a fresh
+# install; the upgraded cache answers lookups without a call.
+source "$(dirname "$0")/lib/e2e.sh"
+trap 'drop_db cv_e2e_upgraded; drop_db cv_e2e_fresh' EXIT
+"$SIMCTL" reset
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_upgraded" -c "CREATE DATABASE cv_e2e_upgraded" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d cv_e2e_upgraded >/dev/null <<SQL
+CREATE EXTENSION contractor_verify VERSION '0.1.0';
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL/');
+CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+-- What 0.1.0 left behind: 200 verified licenses, a NOT_FOUND and a
+-- STATE_TIMEOUT, each with its history row.
+INSERT INTO contractor_verify.license_cache
+    (state, license_number, outcome, license_status, classifications, fetched_at, expires_at,
+     last_attempt_at, server_name, record)
+SELECT 'CA', (500000 + i)::text, 'VERIFIED', 'ACTIVE', ARRAY['C-10'], now(), now() + interval '1 day',
+       now(), 'contractor_verify', jsonb_build_object('license_number', (500000 + i)::text)
+FROM generate_series(1, 200) i;
+INSERT INTO contractor_verify.license_cache
+    (state, license_number, outcome, error_code, fetched_at, expires_at, server_name, needs_review)
+VALUES ('CA', '599999', 'NOT_FOUND', 'NOT_FOUND', now(), now() + interval '1 hour', 'gone_server', true);
+INSERT INTO contractor_verify.license_cache
+    (state, license_number, server_name, last_error_code, consecutive_timeouts, next_attempt_at)
+VALUES ('LA', '80001', 'contractor_verify', 'STATE_TIMEOUT', 1, now() + interval '5 hours');
+INSERT INTO contractor_verify.verification_history
+    (observed_at, role_name, server_name, request_kind, state, license_number, outcome, billable)
+SELECT coalesce(fetched_at, now()), current_user, server_name, 'batch', state, license_number,
+       coalesce(outcome, 'STATE_TIMEOUT'), outcome IS NOT NULL
+FROM contractor_verify.license_cache;
+SQL
+cache_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', state, license_number, outcome, license_status, fetched_at, expires_at, next_attempt_at, needs_review), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache")
+history_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")
+
+q cv_e2e_upgraded "ALTER EXTENSION contractor_verify UPDATE" >/dev/null
+assert_eq "0.2.0" "$(q cv_e2e_upgraded "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "version after the update"
+assert_eq "$cache_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', state, license_number, outcome, license_status, fetched_at, expires_at, next_attempt_at, needs_review), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache")" "cache rows and content kept"
+assert_eq "$history_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")" "history rows and content kept"
+sim_api=$(echo "$CV_SIM_URL" | tr 'A-Z' 'a-z')
+assert_eq "201" "$(q cv_e2e_upgraded "SELECT count(*) FROM contractor_verify.license_cache WHERE api_url = '$sim_api'")" "rows keyed by their server's API (trailing slash dropped)"
+assert_eq "https://api.contractorverify.io/v1" "$(q cv_e2e_upgraded "SELECT api_url FROM contractor_verify.license_cache WHERE server_name = 'gone_server'")" "a dropped server's rows keyed by the default API"
+assert_eq "201" "$(q cv_e2e_upgraded "SELECT sum(charged) FROM contractor_verify.verification_history")" "history rows charged as they were billable"
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_fresh" -c "CREATE DATABASE cv_e2e_fresh" >/dev/null
+q cv_e2e_fresh "CREATE EXTENSION contractor_verify" >/dev/null
+upgraded=$(psql -X -q -d cv_e2e_upgraded -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
+fresh=$(psql -X -q -d cv_e2e_fresh -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
+echo "$fresh" | grep -q "column license_cache" || fail "the object listing is empty"
+if [ "$upgraded" != "$fresh" ]; then
+  diff <(echo "$fresh") <(echo "$upgraded") >&2 || true
+  fail "the upgraded database's objects differ from a fresh install's (above: < fresh, > upgraded)"
+fi
+pass "the upgraded objects equal a fresh install's ($(echo "$fresh" | wc -l) facts compared)"
+
+# The upgraded cache answers at once; the pending STATE_TIMEOUT is not re-called.
+"$SIMCTL" reset
+assert_eq "true|ACTIVE" "$(q cv_e2e_upgraded "SELECT from_cache || '|' || license_status FROM cv_verify('CA', '500007')")" "an upgraded cache row answers"
+assert_eq "STATE_TIMEOUT" "$(q cv_e2e_upgraded "SELECT error_code FROM cv_verify('LA', '80001')")" "a pending STATE_TIMEOUT answers from the cache"
+assert_eq "0" "$("$SIMCTL" counters | sed -E 's/.*"total":([0-9]+).*/\1/')" "API calls after the upgrade"
+assert_eq "f" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '1052183')")" "a new lookup after the upgrade"
