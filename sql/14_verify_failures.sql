@@ -16,10 +16,23 @@ SELECT license_status, error_code FROM cv_verify('CA', '1052183');
 SELECT (:'c'::jsonb)#>>'{calls,verify}' AS verify_calls, (:'c'::jsonb)->>'rate_limited' AS got_429;
 SELECT http_status, outcome FROM contractor_verify.verification_history ORDER BY id;
 
--- A Retry-After longer than max_retry_after fails at once.
-ALTER SERVER cv_sim OPTIONS (ADD max_retry_after '5s');
+-- A Retry-After longer than max_retry_after fails at once, and every later
+-- call with that key fails without calling until the pause is over (an API
+-- account of its own here: the second key, reaching the simulator as "localhost").
+\set other_url `echo "$CV_SIM_URL" | sed 's/127.0.0.1/localhost/'`
+CREATE SERVER cv_paused FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url :'other_url', max_retry_after '5s', retry_base '20ms');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_paused OPTIONS (api_key :'sim_key2');
 \set _ `test/simctl fault http429 retry_after=600`
-SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', max_age => '0')$$);
+SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052183', max_age => '0', server => 'cv_paused')$$);
+\set _ `test/simctl reset`
+SELECT code, regexp_replace(message, 'wait [0-9]+s', 'wait Ns') AS message
+FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052184', server => 'cv_paused')$$);
+SELECT code, regexp_replace(message, 'wait [0-9]+s', 'wait Ns') AS message
+FROM pg_temp.error_of($$SELECT * FROM cv_verify_batch($q$VALUES ('a', 'CA', '1052185')$q$, server => 'cv_paused')$$);
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS calls_while_paused;
+DROP SERVER cv_paused CASCADE;
 
 -- A 500 storm: 1 call + max_retries (2) retries, then an ERROR naming the host.
 \set _ `test/simctl reset`

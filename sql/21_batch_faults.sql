@@ -82,23 +82,35 @@ CREATE SERVER cv_bad_key FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'s
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_bad_key OPTIONS (api_key 'cv_live_SECRET_batch');
 SELECT * FROM pg_temp.error_of($$SELECT count(*) FROM cv_verify_batch($q$SELECT id, state, license_no FROM roster$q$, server => 'cv_bad_key')$$);
 
--- The monthly quota guard refuses before sending anything.
+-- The monthly quota guard refuses before sending anything. It counts what
+-- the API charged an account (URL and key), whatever server names it: a key
+-- of its own here, with 50 lookups already spent this month.
 TRUNCATE contractor_verify.license_cache;
+CREATE SERVER cv_quota FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url :'sim_url', calls_per_minute '1000', monthly_lookup_quota '100');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_quota OPTIONS (api_key :'sim_key2');
+SET contractor_verify.server = 'cv_quota';
+SELECT count(*) AS spent FROM cv_verify_batch($$SELECT 'q' || i, 'CA', (610000 + i)::text FROM generate_series(1, 50) i$$);
 \set _ `test/simctl reset`
-SELECT count(*) AS billable_this_month FROM contractor_verify.verification_history WHERE billable;
-ALTER SERVER cv_sim OPTIONS (ADD monthly_lookup_quota '100');
 SELECT * FROM pg_temp.error_of($$SELECT count(*) FROM cv_verify_batch($q$SELECT id, state, license_no FROM roster$q$)$$);
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 -- A single lookup needs one: allowed while one remains, refused after.
 SELECT license_status FROM cv_verify('CA', '1052183');
-ALTER SERVER cv_sim OPTIONS (SET monthly_lookup_quota '51');
+ALTER SERVER cv_quota OPTIONS (SET monthly_lookup_quota '51');
 SELECT * FROM pg_temp.error_of($$SELECT cv_verify('CA', '1052184')$$);
+-- Another server with the same URL and key shares the count.
+CREATE SERVER cv_quota_alias FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url :'sim_url', monthly_lookup_quota '52');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_quota_alias OPTIONS (api_key :'sim_key2');
+SELECT code, message FROM pg_temp.error_of($$SELECT count(*) FROM cv_verify_batch($q$VALUES ('a', 'CA', '1052184'), ('b', 'CA', '1052185')$q$, server => 'cv_quota_alias')$$);
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 -- Within the quota it runs.
-ALTER SERVER cv_sim OPTIONS (SET monthly_lookup_quota '200');
+ALTER SERVER cv_quota OPTIONS (SET monthly_lookup_quota '200');
 SELECT count(*) AS rows FROM cv_verify_batch($$SELECT id, state, license_no FROM roster WHERE id IN ('c1', 'c2')$$);
+RESET contractor_verify.server;
+DROP SERVER cv_quota, cv_quota_alias CASCADE;
 
 DROP SERVER cv_sim CASCADE;
 DROP SERVER cv_bad_key CASCADE;

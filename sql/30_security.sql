@@ -83,7 +83,7 @@ SELECT id, license_number, error_code
 FROM public.cv_verify_batch('[{"id": "j1", "state": "CA", "license_number": "100778"}, {"id": "j2", "state": "CA"}]'::jsonb);
 SELECT count(*) >= 0 AS progress_readable FROM contractor_verify.batch_progress;
 SELECT contractor_verify.canonical_url('HTTP://Example.COM:80/v1/') AS canonical;
-SELECT pg_temp.sqlstate_of('SELECT contractor_verify.recover_answers()') AS recover_answers;
+SELECT pg_temp.sqlstate_of('DELETE FROM contractor_verify.license_cache') AS delete_cache;
 
 RESET search_path;
 RESET ROLE;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <limits>
 #include <map>
 
@@ -42,11 +43,13 @@ public:
     BatchStats run() {
         try {
             loop();
+            settle();
         } catch (...) {
             withdraw_in_flight();
             http_.cancel_all();
             throw;
         }
+        if (fatal_) std::rethrow_exception(fatal_);
         stats_.waiting_for_limiter = false;
         stats_.next_call_at_ms = 0;
         sink_.progress(stats_);
@@ -57,19 +60,41 @@ private:
     void loop() {
         for (;;) {
             if (hooks_.should_abort()) throw Error(ErrorKind::Aborted, "canceling statement");
+            sink_.poll();
             std::int64_t wake = start_calls();
-            if (in_flight_.empty() && retries_.empty() && source_done_) return;
+            if (in_flight_.empty() && (fatal_ || (retries_.empty() && source_done_))) return;
 
             const std::int64_t now = hooks_.steady_now_ms();
             std::int64_t wait = wake == kNever ? 100 : std::clamp<std::int64_t>(wake - now, 0, 100);
             if (in_flight_.empty()) {
-                if (wait > 0) hooks_.sleep(std::chrono::milliseconds(wait));
+                if (backlogged_)
+                    sink_.wait_settled();
+                else if (wait > 0)
+                    hooks_.sleep(std::chrono::milliseconds(wait));
                 continue;
             }
             for (auto& [token, response] : http_.poll(std::chrono::milliseconds(wait), hooks_.should_abort))
                 finish(token, response);
             report_sent();
         }
+    }
+
+    // Every answer handed over is recorded before the batch returns.
+    void settle() {
+        while (sink_.unsettled() > 0) {
+            if (hooks_.should_abort()) throw Error(ErrorKind::Aborted, "canceling statement");
+            sink_.poll();
+            if (sink_.unsettled() > 0) sink_.wait_settled();
+        }
+    }
+
+    // A call failed for good in a way that fails the batch: no new call
+    // starts, the calls in flight finish (their answers are paid for), then
+    // the error is raised.
+    void fail(std::exception_ptr e) {
+        if (!fatal_) fatal_ = std::move(e);
+        retries_.clear();
+        pending_.clear();
     }
 
     // The gate learns of each send as soon as possible: until then the call
@@ -100,7 +125,13 @@ private:
     std::int64_t start_calls() {
         std::int64_t wake = kNever;
         stats_.waiting_for_limiter = false;
-        while (in_flight_.size() < static_cast<std::size_t>(s_.max_concurrent_calls)) {
+        backlogged_ = false;
+        if (fatal_) return wake;
+        for (;;) {
+            if (in_flight_.size() + sink_.unsettled() >= static_cast<std::size_t>(s_.max_concurrent_calls)) {
+                backlogged_ = in_flight_.size() < static_cast<std::size_t>(s_.max_concurrent_calls);
+                break;
+            }
             const std::int64_t now = hooks_.steady_now_ms();
             Chunk chunk;
             auto ready = std::find_if(retries_.begin(), retries_.end(),
@@ -109,9 +140,14 @@ private:
             if (ready != retries_.end()) {
                 from_retries = true;
             } else if (!source_done_ && pending_.empty()) {
-                std::vector<LookupItem> items = source_.next(static_cast<std::size_t>(s_.batch_size));
+                const bool may_wait = in_flight_.empty() && retries_.empty();
+                std::vector<LookupItem> items =
+                    source_.next(static_cast<std::size_t>(s_.batch_size), may_wait);
                 if (items.empty()) {
-                    source_done_ = true;
+                    if (source_.exhausted())
+                        source_done_ = true;
+                    else
+                        wake = std::min(wake, now + 50);  // deferred lookups: look again soon
                 } else {
                     Chunk c;
                     c.items = std::move(items);
@@ -123,6 +159,12 @@ private:
                 break;
             }
 
+            try {
+                throw_if_paused_too_long(gate_, s_, server_name_, now);
+            } catch (const Error&) {
+                fail(std::current_exception());
+                return wake;
+            }
             Reservation admitted;
             if (auto later = gate_.try_start(now, admitted)) {
                 wake = std::min(wake, *later);
@@ -182,7 +224,15 @@ private:
                 deliver(chunk, in.answers, in.anomalies, observed);
                 return;
             case Verdict::Rejected:
-                throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+                gate_.rejected();
+                note_attempt(chunk, response, in, observed);
+                deliver(chunk, no_answers_, {}, observed);
+                try {
+                    throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+                } catch (const Error&) {
+                    fail(std::current_exception());
+                }
+                return;
             case Verdict::Malformed:
                 note_attempt(chunk, response, in, observed);
                 give_up(chunk, in, response, observed);
@@ -194,12 +244,12 @@ private:
                     give_up(chunk, in, response, observed);
                     return;
                 }
-                retry(std::move(chunk), in);
+                retry(std::move(chunk), in, observed);
                 return;
         }
     }
 
-    void retry(Chunk chunk, const BatchInterpretation& in) {
+    void retry(Chunk chunk, const BatchInterpretation& in, std::int64_t observed) {
         const std::int64_t now = hooks_.steady_now_ms();
         std::int64_t wait =
             backoff_delay(chunk.attempt - 1, s_.retry_base, s_.retry_max, hooks_.random01()).count();
@@ -207,11 +257,16 @@ private:
             ++stats_.rate_limited;
             if (in.retry_after) {
                 const std::int64_t after = std::chrono::duration_cast<std::chrono::milliseconds>(*in.retry_after).count();
-                if (after > s_.max_retry_after.count())
-                    throw Error(ErrorKind::RemoteFailure,
-                                "the ContractorVerify API at " + url_host(s_.url) + " asked to wait " +
-                                    std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
-                                "Try again later, or raise max_retry_after on server \"" + server_name_ + "\".");
+                if (after > s_.max_retry_after.count()) {
+                    gate_.pause_until(now + after);
+                    deliver(chunk, no_answers_, {}, observed);
+                    fail(std::make_exception_ptr(Error(
+                        ErrorKind::RemoteFailure,
+                        "the ContractorVerify API at " + url_host(s_.url) + " asked to wait " +
+                            std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
+                        "Try again later, or raise max_retry_after on server \"" + server_name_ + "\".")));
+                    return;
+                }
                 wait = std::max(wait, after);
             }
             // Everyone using this key stops until the Retry-After has passed.
@@ -237,13 +292,26 @@ private:
         o.observed_at_ms = observed;
         o.request_kind = "batch";
         o.attempt_only = true;
+        // The API may have processed a call whose request went out but whose
+        // answer never arrived or could not be read: count it against the
+        // quota (the quota guard errs on the side of the plan).
+        if (response.request_sent && (response.transport_failed() || response.status == 200) &&
+            response.error != TransportError::Aborted)
+            o.charged_lookups = static_cast<std::int32_t>(chunk.items.size());
         chunk.failed_attempts.push_back(std::move(o));
     }
 
     void give_up(Chunk& chunk, const BatchInterpretation& in, const HttpResponse& response,
                  std::int64_t observed) {
-        if (options_.all_or_nothing)
-            throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+        if (options_.all_or_nothing) {
+            deliver(chunk, no_answers_, {}, observed);
+            try {
+                throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+            } catch (const Error&) {
+                fail(std::current_exception());
+            }
+            return;
+        }
         const std::string reason = "the call failed after " + std::to_string(chunk.attempt) +
                                    (chunk.attempt == 1 ? " attempt: " : " attempts: ") + in.reason;
         std::vector<Observation> answers;
@@ -259,6 +327,8 @@ private:
     void deliver(Chunk& chunk, std::vector<Observation>& answers,
                  std::vector<Observation> anomalies, std::int64_t observed) {
         std::vector<Observation> all = std::move(chunk.failed_attempts);
+        chunk.failed_attempts.clear();
+        if (all.empty() && anomalies.empty() && answers.empty()) return;
         for (auto& a : anomalies) {
             a.observed_at_ms = observed;
             all.push_back(std::move(a));
@@ -281,6 +351,9 @@ private:
     HttpRequest request_;
     BatchStats stats_;
     bool source_done_ = false;
+    bool backlogged_ = false;       // calls held back only by unsettled hand-overs
+    std::exception_ptr fatal_;      // raised once the calls in flight are done
+    std::vector<Observation> no_answers_;
     std::deque<Chunk> pending_;  // read from the source, not yet admitted
     std::deque<Chunk> retries_;
     std::map<HttpClient::Token, Chunk> in_flight_;

@@ -4,6 +4,7 @@
 #include "core/batch_protocol.h"
 #include "core/http_client.h"
 #include "core/options.h"
+#include "core/rate_gate.h"
 #include "core/rate_window.h"
 #include "core/single_lookup.h"
 
@@ -19,27 +20,12 @@ namespace cv::core {
 class LookupSource {
 public:
     virtual ~LookupSource() = default;
-    virtual std::vector<LookupItem> next(std::size_t max) = 0;
-};
-
-// Admission of batch calls under the rate limit, shared with every other
-// caller of the same API key. Times are steady-clock milliseconds. An admitted
-// call counts as pending (inside every window) until sent() gives the moment
-// its request went out, since that, not the admission, is what the server
-// counts; unsent() withdraws a call whose request never went out. A gate
-// withdraws the calls it still holds pending when it is destroyed.
-class RateGate {
-public:
-    virtual ~RateGate() = default;
-    // nullopt: the call may start now; `admitted` names it for sent()/unsent().
-    // Otherwise when to ask again.
-    virtual std::optional<std::int64_t> try_start(std::int64_t now_ms, Reservation& admitted) = 0;
-    // The call's request was sent at `sent_at_ms` (again with a later time if re-sent).
-    virtual void sent(const Reservation& admitted, std::int64_t sent_at_ms) = 0;
-    // The call ended (or was dropped) without its request being sent.
-    virtual void unsent(const Reservation& admitted) = 0;
-    // A 429: nobody calls before `until_ms`.
-    virtual void pause_until(std::int64_t until_ms) = 0;
+    // Up to `max` lookups to send now. An empty answer with exhausted() false
+    // means "none now, ask again" (lookups another session is buying). With
+    // may_wait, nothing of this batch is in flight, so the source may block
+    // briefly for them.
+    virtual std::vector<LookupItem> next(std::size_t max, bool may_wait) = 0;
+    virtual bool exhausted() const = 0;
 };
 
 struct BatchStats {
@@ -57,8 +43,18 @@ class BatchSink {
 public:
     virtual ~BatchSink() = default;
     // A chunk's observations: answers (one per record, with their TTLs set)
-    // and history-only ones (failed attempts, anomalies).
+    // and history-only ones (failed attempts, anomalies). Hands them over to
+    // be recorded; must not wait on other sessions (transfers in flight keep
+    // running only while the runner polls).
     virtual void record(std::vector<Observation>& observations) = 0;
+    // Chunks handed over but not yet durably recorded. They count against
+    // max_concurrent_calls, so a crash can lose at most that many chunks.
+    virtual std::size_t unsettled() { return 0; }
+    // Moves hand-overs along without blocking; called on every turn.
+    virtual void poll() {}
+    // Blocks (interruptibly) until some unsettled chunk is recorded; called
+    // only when nothing is in flight.
+    virtual void wait_settled() {}
     // Called after every change worth showing.
     virtual void progress(const BatchStats& stats) = 0;
 };
@@ -77,7 +73,11 @@ struct BatchOptions {
 // Transport errors, 5xx, 429 and an unreadable 200 retry the whole chunk with exponential backoff
 // and jitter (a 429 also pauses the gate for its Retry-After); per-record
 // errors are answers, never retried. A chunk that fails for good gives
-// CALL_FAILED answers (or raises, with all_or_nothing); a rejected key raises.
+// CALL_FAILED answers (or raises, with all_or_nothing); a rejected key or a
+// Retry-After beyond max_retry_after raises. Before raising for a failed call,
+// no new call starts, but the calls in flight finish and their answers (paid
+// for) are handed to the sink; only a cancel drops calls in flight. Returns
+// when every answer is settled.
 BatchStats run_batch(HttpClient& http, const ServerSettings& settings,
                      const std::string& server_name, const std::string& api_key,
                      LookupSource& source, RateGate& gate, BatchSink& sink,

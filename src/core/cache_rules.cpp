@@ -34,8 +34,18 @@ CacheHead answer_head(const Observation& o) {
 }  // namespace
 
 CacheVerdict classify_cached(const CacheHead& head, std::int64_t now_ms,
-                             std::optional<std::int64_t> max_age_ms) {
+                             std::optional<std::int64_t> max_age_ms,
+                             std::optional<std::int64_t> answered_since_ms) {
     if (!head.exists) return CacheVerdict::Miss;
+    if (answered_since_ms) {
+        // Strictly after: an answer from the very millisecond the lookup
+        // began may be the one it means to replace.
+        if (head.answered() && head.fetched_at_ms && *head.fetched_at_ms > *answered_since_ms)
+            return CacheVerdict::Fresh;
+        if (head.attempt.last_error_code == outcome::kStateTimeout && head.attempt.last_attempt_at_ms &&
+            *head.attempt.last_attempt_at_ms > *answered_since_ms)
+            return CacheVerdict::TimeoutPending;
+    }
     if (max_age_ms && *max_age_ms <= 0) return CacheVerdict::Miss;
     if (head.answered() && head.expires_at_ms && *head.expires_at_ms > now_ms &&
         (!max_age_ms || (head.fetched_at_ms && *head.fetched_at_ms > now_ms - *max_age_ms)))

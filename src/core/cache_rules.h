@@ -41,9 +41,12 @@ enum class CacheVerdict {
 
 // max_age_ms: the caller's limit on the answer's age (nullopt: the TTL alone;
 // 0: always call). A STATE_TIMEOUT is not retried before its next attempt is
-// due unless max_age is 0.
+// due unless max_age is 0. answered_since_ms: an answer (or a timeout) that
+// arrived after this moment serves whatever max_age says -- the lookup
+// waited for another session buying it.
 CacheVerdict classify_cached(const CacheHead& head, std::int64_t now_ms,
-                             std::optional<std::int64_t> max_age_ms);
+                             std::optional<std::int64_t> max_age_ms,
+                             std::optional<std::int64_t> answered_since_ms = std::nullopt);
 
 // The cache key an observation is recorded under: the requested, normalized
 // license number (whatever formatting the API echoes); for a name lookup that

@@ -19,6 +19,7 @@ enum class ErrorKind {
     RemoteFailure,      // 5xx / 429 after every retry, unexpected HTTP status
     RemoteProtocol,     // malformed, truncated or oversized response
     QuotaExceeded,      // monthly lookup cap would be crossed
+    ResourceExhausted,  // a fixed-size shared table is full (a setting sizes it)
     ReadOnly,           // an answer could not be stored: read-only transaction
     Aborted,            // query cancel / statement timeout / shutdown
     Internal,

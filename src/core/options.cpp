@@ -83,6 +83,9 @@ const std::vector<OptionSpec>& option_specs() {
         {"calls_per_minute", OptionContext::Server, OptionType::Integer, "10", 0, 1000,
          "batch calls allowed to start in any rate_window (60s), cluster-wide (0: no limit; "
          "429s still pause every caller)"},
+        {"single_calls_per_minute", OptionContext::Server, OptionType::Integer, "60", 0, 1000,
+         "single lookups (GET /verify) allowed to start in any rate_window, cluster-wide (0: no "
+         "limit; 429s still pause every caller)"},
         {"rate_window", OptionContext::Server, OptionType::Duration, "60s", 1000, 60 * kMinute,
          "the window calls_per_minute counts over (the plan's; 60s)"},
         {"rate_margin", OptionContext::Server, OptionType::Duration, "250ms", 0, kMinute,
@@ -181,6 +184,7 @@ ServerSettings ServerSettings::from_options(const std::map<std::string, std::str
     s.cache_ttl_not_found = duration("cache_ttl_not_found");
     s.batch_size = static_cast<int>(number("batch_size"));
     s.calls_per_minute = static_cast<int>(number("calls_per_minute"));
+    s.single_calls_per_minute = static_cast<int>(number("single_calls_per_minute"));
     s.rate_window = duration("rate_window");
     s.rate_margin = duration("rate_margin");
     s.max_concurrent_calls = static_cast<int>(number("max_concurrent_calls"));

@@ -49,7 +49,8 @@ struct ServerSettings {
     std::chrono::milliseconds cache_ttl_flagged{};
     std::chrono::milliseconds cache_ttl_not_found{};
     int batch_size = 0;
-    int calls_per_minute = 0;
+    int calls_per_minute = 0;         // batch calls per rate_window
+    int single_calls_per_minute = 0;  // single lookups per rate_window
     std::chrono::milliseconds rate_window{};
     std::chrono::milliseconds rate_margin{};
     int max_concurrent_calls = 0;

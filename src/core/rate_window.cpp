@@ -1,5 +1,9 @@
 #include "core/rate_window.h"
 
+#include "core/error.h"
+#include "core/options.h"
+#include "core/url.h"
+
 #include <algorithm>
 #include <functional>
 #include <vector>
@@ -159,6 +163,7 @@ public:
     }
 
     void pause_until(std::int64_t until) override { core::pause_until(log_, until); }
+    std::int64_t paused_until() override { return log_.paused_until; }
 
 private:
     void forget(const Reservation& r) {
@@ -181,6 +186,18 @@ private:
 std::unique_ptr<RateGate> make_local_rate_gate(StartLog& log, int limit, std::int64_t span_ms,
                                                std::int64_t stale_pending_ms) {
     return std::make_unique<LocalRateGate>(log, limit, span_ms, stale_pending_ms);
+}
+
+void throw_if_paused_too_long(RateGate& gate, const ServerSettings& settings,
+                              const std::string& server_name, std::int64_t now_ms) {
+    const std::int64_t until = gate.paused_until();
+    if (until <= now_ms) return;
+    const std::int64_t left = until - now_ms;
+    if (left <= settings.max_retry_after.count()) return;
+    throw Error(ErrorKind::RemoteFailure,
+                "the ContractorVerify API at " + url_host(settings.url) + " asked every caller of this "
+                    "key to wait " + std::to_string((left + 999) / 1000) + "s more, longer than max_retry_after",
+                "Try again later, or raise max_retry_after on server \"" + server_name + "\".");
 }
 
 }  // namespace cv::core

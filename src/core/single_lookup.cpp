@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/url.h"
 
+#include <algorithm>
+
 namespace cv::core {
 
 namespace {
@@ -56,17 +58,48 @@ void throw_call_failure(Verdict verdict, const std::string& reason, const Server
 
 SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
                                  const std::string& server_name, const std::string& api_key,
-                                 const LookupTarget& target, const CallHooks& hooks) {
+                                 const LookupTarget& target, const CallHooks& hooks,
+                                 RateGate* gate) {
     HttpRequest req;
     req.url = single_lookup_url(s.url, target.state, target.license_number, target.name);
     req.bearer_token = api_key;
     req.timeout = s.timeout;
     req.connect_timeout = s.connect_timeout;
     req.max_response_bytes = s.max_response_bytes;
+    auto steady_now = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    };
 
     SingleLookupResult result;
     for (int attempt = 0;; ++attempt) {
-        HttpResponse resp = http.perform(req, hooks.should_abort);
+        Reservation admitted;
+        if (gate != nullptr) {
+            try {
+                throw_if_paused_too_long(*gate, s, server_name, steady_now());
+            } catch (const Error&) {
+                if (attempt == 0) throw;  // nothing sent: nothing to record
+                result.failure = std::current_exception();
+                return result;
+            }
+            while (auto later = gate->try_start(steady_now(), admitted))
+                hooks.sleep(std::chrono::milliseconds(std::clamp<std::int64_t>(*later - steady_now(), 1, 200)));
+        }
+        HttpResponse resp;
+        try {
+            resp = http.perform(req, hooks.should_abort);
+        } catch (...) {
+            // Cancelled mid-call: the gate keeps a call whose request went out.
+            if (gate != nullptr) gate->unsent(admitted);
+            throw;
+        }
+        if (gate != nullptr) {
+            if (resp.request_sent)
+                gate->sent(admitted, resp.sent_at_ms);
+            else
+                gate->unsent(admitted);
+        }
         result.attempts = attempt + 1;
         Interpretation in = interpret_single(resp, target);
         in.observation.observed_at_ms = hooks.now_ms();
@@ -74,21 +107,36 @@ SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
             result.answer = std::move(in.observation);
             return result;
         }
+        in.observation.attempt_only = true;
+        if (in.verdict == Verdict::Rejected && gate != nullptr) gate->rejected();
+        // A request the API may have processed though its answer never
+        // arrived (or could not be read) counts against the quota.
+        if (resp.request_sent && (resp.transport_failed() || resp.status == 200) &&
+            resp.error != TransportError::Aborted)
+            in.observation.charged_lookups = 1;
         result.failed_attempts.push_back(in.observation);
-        if (in.verdict == Verdict::Rejected || in.verdict == Verdict::Malformed ||
-            attempt >= s.max_retries)
-            throw_call_failure(in.verdict, in.reason, s, server_name, result.attempts, resp.body);
-
-        std::chrono::milliseconds wait = backoff_delay(attempt, s.retry_base, s.retry_max, hooks.random01());
-        if (in.verdict == Verdict::RetryAfter && in.retry_after) {
-            wait = std::chrono::duration_cast<std::chrono::milliseconds>(*in.retry_after);
-            if (wait > s.max_retry_after)
-                throw Error(ErrorKind::RemoteFailure,
-                            "the ContractorVerify API at " + url_host(s.url) + " asked to wait " +
-                                std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
-                            "Try again later, or raise max_retry_after on server \"" + server_name + "\".");
+        try {
+            if (in.verdict == Verdict::Rejected || in.verdict == Verdict::Malformed ||
+                attempt >= s.max_retries)
+                throw_call_failure(in.verdict, in.reason, s, server_name, result.attempts, resp.body);
+            std::chrono::milliseconds wait =
+                backoff_delay(attempt, s.retry_base, s.retry_max, hooks.random01());
+            if (in.verdict == Verdict::RetryAfter && in.retry_after) {
+                wait = std::chrono::duration_cast<std::chrono::milliseconds>(*in.retry_after);
+                // Everyone using this key stops until the Retry-After has passed.
+                if (gate != nullptr) gate->pause_until(steady_now() + wait.count());
+                if (wait > s.max_retry_after)
+                    throw Error(ErrorKind::RemoteFailure,
+                                "the ContractorVerify API at " + url_host(s.url) + " asked to wait " +
+                                    std::to_string(in.retry_after->count()) + "s, more than max_retry_after",
+                                "Try again later, or raise max_retry_after on server \"" + server_name + "\".");
+            }
+            hooks.sleep(wait);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::Aborted) throw;
+            result.failure = std::current_exception();
+            return result;
         }
-        hooks.sleep(wait);
     }
 }
 

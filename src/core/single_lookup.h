@@ -5,8 +5,10 @@
 #include "core/http_client.h"
 #include "core/observation.h"
 #include "core/options.h"
+#include "core/rate_gate.h"
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,18 +25,22 @@ struct CallHooks {
 };
 
 struct SingleLookupResult {
-    Observation answer;
+    Observation answer;         // unless failure is set
+    std::exception_ptr failure;  // the call failed for good: record failed_attempts, then rethrow
     std::vector<Observation> failed_attempts;  // history-only: 5xx, 429, network errors
     int attempts = 0;
 };
 
-// GET /verify with retries: 429 waits Retry-After (at most max_retry_after),
+// GET /verify with retries, each call admitted by `gate` (may be null) and
+// reported to it as sent: 429 waits Retry-After (at most max_retry_after) and
+// pauses the gate,
 // network errors and 5xx back off exponentially with jitter, up to
 // max_retries. Throws Error(RemoteUnreachable / RemoteFailure / AuthRejected /
 // RemoteProtocol / Aborted) with messages naming the host, never the key.
 SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& settings,
                                  const std::string& server_name, const std::string& api_key,
-                                 const LookupTarget& target, const CallHooks& hooks);
+                                 const LookupTarget& target, const CallHooks& hooks,
+                                 RateGate* gate = nullptr);
 
 // Messages for a call that did not succeed, shared with the batch path.
 [[noreturn]] void throw_call_failure(Verdict verdict, const std::string& reason,

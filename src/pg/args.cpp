@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "pg/args.h"
 
 namespace cv::pg {

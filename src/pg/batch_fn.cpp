@@ -5,6 +5,7 @@
 // The roster query runs first, with the caller's rights; everything after it
 // works on data in this backend's memory and temporary files (Roster,
 // ResultStore), never on an object the caller could create or replace.
+#include "pg/core_first.h"
 #include "core/batch_runner.h"
 #include "core/cache_rules.h"
 #include "core/options.h"
@@ -27,7 +28,7 @@
 #include "pg/runtime.h"
 #include "pg/server_context.h"
 #include "pg/shared_state.h"
-#include "pg/spool.h"
+#include "pg/single_flight.h"
 #include "pg/srf.h"
 #include "pg/storage.h"
 
@@ -59,19 +60,92 @@ private:
     static inline bool running_ = false;
 };
 
-// The lookups the cache did not answer, a chunk at a time.
+// The lookups the cache did not answer, a chunk at a time. A license another
+// session is buying right now is held back (never waited for while this
+// batch has calls in flight) and, once that answer is recorded, read from
+// the cache instead of bought again.
 class MissSource : public cv::core::LookupSource {
 public:
-    explicit MissSource(std::vector<cv::core::LookupItem> items) : items_(std::move(items)) {}
-    std::vector<cv::core::LookupItem> next(std::size_t max) override {
+    MissSource(std::vector<cv::core::LookupItem> items, cv::pg::Storage& storage,
+               const cv::pg::ServerContext& ctx, cv::pg::ResultBuilder& builder,
+               cv::pg::ResultStore& results, std::optional<std::int64_t> max_age)
+        : items_(std::move(items)), storage_(storage), ctx_(ctx), builder_(builder),
+          results_(results), max_age_(max_age) {}
+
+    bool exhausted() const override { return pos_ >= items_.size() && deferred_.empty(); }
+
+    std::vector<cv::core::LookupItem> next(std::size_t max, bool may_wait) override {
         std::vector<cv::core::LookupItem> out;
-        while (pos_ < items_.size() && out.size() < max) out.push_back(std::move(items_[pos_++]));
+        bool refreshed = false;
+        while (pos_ < items_.size() && out.size() < max) {
+            cv::core::LookupItem& item = items_[pos_++];
+            if (item.license_number.empty()) {
+                out.push_back(std::move(item));
+                continue;
+            }
+            const auto claim = storage_.claims().claim(item.state, item.license_number);
+            if (claim == cv::pg::InflightClaims::Claim::Busy) {
+                deferred_.push_back(std::move(item));
+                continue;
+            }
+            // Claimed: another session may have recorded it since the plan.
+            if (from_cache(item, refreshed)) {
+                storage_.claims().release(item.state, item.license_number);
+                continue;
+            }
+            out.push_back(std::move(item));
+        }
+        if (!out.empty() || deferred_.empty()) return out;
+        if (may_wait) storage_.wait_for_other_session();
+        // Held-back lookups whose buyer is done: from the cache, or ours to buy.
+        std::vector<cv::core::LookupItem> still;
+        for (auto& item : deferred_) {
+            if (out.size() >= max || storage_.claims().busy(item.state, item.license_number)) {
+                still.push_back(std::move(item));
+                continue;
+            }
+            if (from_cache(item, refreshed)) continue;
+            if (storage_.claims().claim(item.state, item.license_number) ==
+                cv::pg::InflightClaims::Claim::Busy) {
+                still.push_back(std::move(item));
+            } else if (from_cache(item, refreshed = false)) {
+                storage_.claims().release(item.state, item.license_number);
+            } else {
+                out.push_back(std::move(item));
+            }
+        }
+        deferred_.swap(still);
         return out;
     }
 
+    std::int64_t answered_by_others = 0;
+
 private:
+    // An answer another session recorded for the item (since this batch
+    // began, or fresh enough anyway) becomes its result.
+    bool from_cache(const cv::core::LookupItem& item, bool& refreshed) {
+        if (!refreshed) {
+            storage_.reader().refresh();
+            refreshed = true;
+        }
+        cv::pg::CachedRow row;
+        storage_.reader().probe(ctx_.settings.url, item.state, item.license_number, row);
+        const auto verdict = cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age_,
+                                                       storage_.started_ms());
+        if (verdict == cv::core::CacheVerdict::Miss) return false;
+        results_.put(std::stoull(item.lookup_id) - 1, builder_.cached(row, verdict));
+        ++answered_by_others;
+        return true;
+    }
+
     std::vector<cv::core::LookupItem> items_;
     std::size_t pos_ = 0;
+    std::vector<cv::core::LookupItem> deferred_;
+    cv::pg::Storage& storage_;
+    const cv::pg::ServerContext& ctx_;
+    cv::pg::ResultBuilder& builder_;
+    cv::pg::ResultStore& results_;
+    std::optional<std::int64_t> max_age_;
 };
 
 class RecordingSink : public cv::core::BatchSink {
@@ -86,6 +160,9 @@ public:
                             results_.put(lookup, d);
                         });
     }
+    std::size_t unsettled() override { return storage_.unsettled(); }
+    void poll() override { storage_.poll(); }
+    void wait_settled() override { storage_.wait_settled(); }
     void progress(const cv::core::BatchStats& stats) override { progress_.update(stats); }
 
 private:
@@ -147,14 +224,14 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
     (void)cached_lookups;
     progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
-    storage.check_quota(needed);
 
     cv::core::BatchStats stats;
     if (needed > 0) {
+        storage.prepare_to_call(needed);
         progress.phase(cv::pg::BatchPhase::Calling);
-        MissSource source(std::move(misses));
+        MissSource source(std::move(misses), storage, ctx, builder, results, max_age);
         RecordingSink sink(storage, builder, results, progress);
-        std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx);
+        std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Batch);
         cv::core::BatchHooks hooks;
         static_cast<cv::core::CallHooks&>(hooks) = cv::pg::backend_call_hooks();
         hooks.steady_now_ms = [] { return cv::pg::steady_now_ms(); };

@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "core/error.h"
 
 #include "pg/cache_table.h"

@@ -1,4 +1,5 @@
 // Handler of the contractor_verify foreign data wrapper.
+#include "pg/core_first.h"
 #include "pg/guard.h"
 
 extern "C" {

@@ -1,5 +1,6 @@
 // Validator of the contractor_verify foreign data wrapper: every option goes
 // through the one option table in core/options.
+#include "pg/core_first.h"
 #include "core/error.h"
 #include "core/options.h"
 

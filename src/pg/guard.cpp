@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "pg/guard.h"
 
 #include <cstring>
@@ -40,6 +41,8 @@ int sqlstate_for(core::ErrorKind kind) {
             return ERRCODE_FDW_ERROR;
         case ErrorKind::RemoteProtocol:
             return ERRCODE_PROTOCOL_VIOLATION;
+        case ErrorKind::ResourceExhausted:
+            return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
         case ErrorKind::QuotaExceeded:
             return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
         case ErrorKind::ReadOnly:

@@ -1,4 +1,5 @@
 // _PG_init: each subsystem registers its own GUCs and hooks.
+#include "pg/core_first.h"
 #include "pg/module.h"
 
 #include "pg/pg_headers.h"
@@ -16,9 +17,10 @@ void _PG_init(void);
 void _PG_init(void) {
     cv::pg::settings_init();
     cv::pg::progress_settings_init();
-    cv::pg::spool_init();
-    // The cluster-wide rate limiter and batch progress need shared memory,
-    // which only a preloaded library can have; without it the functions fall
-    // back to a per-session limiter and say so.
+    cv::pg::worker_settings_init();
+    // The cluster-wide rate limiter, quota, batch progress, single flight and
+    // the worker's queues need shared memory, which only a preloaded library
+    // can have; without it the functions fall back to a per-session limiter,
+    // record answers in the caller's transaction, and say so.
     if (process_shared_preload_libraries_in_progress) cv::pg::shared_state_request();
 }

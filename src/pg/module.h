@@ -8,8 +8,8 @@ void settings_init();
 // contractor_verify.progress_notice_interval (pg/progress.cpp).
 void progress_settings_init();
 
-// Transaction callbacks keeping paid-for answers (pg/spool.cpp).
-void spool_init();
+// contractor_verify.worker_idle_timeout (pg/worker.cpp).
+void worker_settings_init();
 
 // Shared memory for the rate limiter and batch progress (pg/shared_state.cpp).
 void shared_state_request();

@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "core/batch_runner.h"
 #include "core/error.h"
 #include "core/rate_window.h"

@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "core/batch_runner.h"
 #include "core/error.h"
 #include "core/rate_window.h"
@@ -10,7 +11,6 @@
 #include "pg/rate_gate.h"
 
 #include "pg/guard.h"
-#include "pg/shared_state.h"
 
 namespace cv::pg {
 
@@ -39,41 +39,33 @@ std::int64_t stale_pending_ms(const ServerContext& ctx) {
     return ctx.settings.connect_timeout.count() + 5000;
 }
 
-// The slot of a key, or nullptr. Call with the shared lock held.
-LimiterSlot* existing_slot(SharedState* s, std::uint64_t key) {
-    for (auto& slot : s->limiters)
-        if (slot.key_hash == key) return &slot;
-    return nullptr;
+bool idle(ApiKeySlot& slot, std::int64_t now, std::int64_t stale) {
+    // Forgotten only when nothing it knows can matter any more: no call
+    // within its window (or the key was rejected), no pause, nothing
+    // pending, no quota reserved. (The month's count is reloaded from the
+    // history when the account comes back.)
+    if (!slot.rejected && (now - slot.last_used_ms <= slot.span_ms || slot.batch_log.paused_until >= now ||
+                           slot.single_log.paused_until >= now))
+        return false;
+    core::expire_stale_pending(slot.batch_log, now, stale);
+    core::expire_stale_pending(slot.single_log, now, stale);
+    return core::pending_count(slot.batch_log) == 0 && core::pending_count(slot.single_log) == 0 &&
+           slot.quota_reserved == 0;
 }
 
-// The slot of a key, claiming a free or idle one; nullptr when every slot is
-// busy with another key. A slot with calls pending is not idle, so a late
-// sent/unsent never lands in another key's log. Call with the shared lock held.
-LimiterSlot* find_slot(SharedState* s, std::uint64_t key, std::int64_t now, std::int64_t span,
-                       std::int64_t stale) {
-    if (LimiterSlot* mine = existing_slot(s, key)) return mine;
-    LimiterSlot* idle = nullptr;
-    for (auto& slot : s->limiters) {
-        bool free = slot.key_hash == 0;
-        if (!free && now - slot.last_used_ms > span && slot.log.paused_until < now) {
-            core::expire_stale_pending(slot.log, now, stale);
-            free = core::pending_count(slot.log) == 0;
-        }
-        if (free && (idle == nullptr || slot.last_used_ms < idle->last_used_ms)) idle = &slot;
-    }
-    if (idle == nullptr) return nullptr;
-    idle->key_hash = key;
-    idle->last_used_ms = now;
-    idle->rate_limited = 0;
-    core::start_log_reset(idle->log);
-    return idle;
+ApiKeySlot* existing_slot(SharedState* s, std::uint64_t key) {
+    for (int i = 0; i < s->key_slot_count; ++i)
+        if (s->key_slots[i].key_hash == key) return &s->key_slots[i];
+    return nullptr;
 }
 
 class SharedRateGate : public core::RateGate {
 public:
-    SharedRateGate(SharedState* s, std::uint64_t key, int limit, std::int64_t span,
-                   std::int64_t stale)
-        : s_(s), key_(key), limit_(limit), span_(span), stale_(stale) {}
+    SharedRateGate(SharedState* s, const ServerContext& ctx, CallKind kind)
+        : s_(s), ctx_(ctx), key_(key_hash(ctx)), kind_(kind),
+          limit_(kind == CallKind::Batch ? ctx.settings.calls_per_minute
+                                         : ctx.settings.single_calls_per_minute),
+          span_(span_ms(ctx)), stale_(stale_pending_ms(ctx)) {}
 
     // An error or cancel must not leave a pending entry blocking every
     // session until it goes stale.
@@ -81,8 +73,8 @@ public:
         if (held_.empty()) return;
         try {
             SharedLock lock(s_);
-            if (LimiterSlot* slot = existing_slot(s_, key_))
-                for (const auto& r : held_) core::cancel_reservation(slot->log, r);
+            if (ApiKeySlot* slot = existing_slot(s_, key_))
+                for (const auto& r : held_) core::cancel_reservation(log(*slot), r);
         } catch (...) {
             // Could not take the lock: the entries expire as stale.
         }
@@ -92,13 +84,14 @@ public:
         // Room to remember the reservation, taken before it exists.
         if (held_.size() == held_.capacity()) held_.reserve(held_.size() * 2 + 4);
         SharedLock lock(s_);
-        LimiterSlot* slot = find_slot(s_, key_, now, span_, stale_);
-        if (slot == nullptr) return now + 100;  // every slot busy: ask again shortly
-        slot->last_used_ms = now;
-        core::expire_stale_pending(slot->log, now, stale_);
-        const std::int64_t at = core::next_start_at(slot->log, limit_, span_, now);
-        if (at > now) return core::ask_again_at(slot->log, at, now);
-        admitted = core::reserve_start(slot->log, now);
+        ApiKeySlot& slot = account_slot(s_, ctx_, now);
+        core::StartLog& l = log(slot);
+        core::expire_stale_pending(l, now, stale_);
+        // A 429 on either endpoint holds both.
+        const std::int64_t paused = std::max(slot.batch_log.paused_until, slot.single_log.paused_until);
+        const std::int64_t at = std::max(core::next_start_at(l, limit_, span_, now), paused);
+        if (at > now) return core::ask_again_at(l, at, now);
+        admitted = core::reserve_start(l, now);
         held_.push_back(admitted);
         return std::nullopt;
     }
@@ -106,8 +99,8 @@ public:
     void sent(const core::Reservation& r, std::int64_t sent_at) override {
         {
             SharedLock lock(s_);
-            if (LimiterSlot* slot = existing_slot(s_, key_)) {
-                core::mark_sent(slot->log, r, sent_at);
+            if (ApiKeySlot* slot = existing_slot(s_, key_)) {
+                core::mark_sent(log(*slot), r, sent_at);
                 slot->last_used_ms = std::max(slot->last_used_ms, sent_at);
             }
         }
@@ -117,20 +110,38 @@ public:
     void unsent(const core::Reservation& r) override {
         {
             SharedLock lock(s_);
-            if (LimiterSlot* slot = existing_slot(s_, key_)) core::cancel_reservation(slot->log, r);
+            if (ApiKeySlot* slot = existing_slot(s_, key_)) core::cancel_reservation(log(*slot), r);
         }
         forget(r);
     }
 
     void pause_until(std::int64_t until) override {
         SharedLock lock(s_);
-        LimiterSlot* slot = find_slot(s_, key_, steady_now_ms(), span_, stale_);
-        if (slot == nullptr) return;
-        core::pause_until(slot->log, until);
-        ++slot->rate_limited;
+        ApiKeySlot& slot = account_slot(s_, ctx_, steady_now_ms());
+        core::pause_until(slot.batch_log, until);
+        core::pause_until(slot.single_log, until);
+        ++slot.rate_limited;
+    }
+
+    std::int64_t paused_until() override {
+        SharedLock lock(s_);
+        ApiKeySlot* slot = existing_slot(s_, key_);
+        return slot == nullptr ? std::numeric_limits<std::int64_t>::min()
+                               : std::max(slot->batch_log.paused_until, slot->single_log.paused_until);
+    }
+
+    // A rejected key's slot is free for another account as soon as nothing
+    // is pending in it: junk keys cannot crowd out working ones.
+    void rejected() override {
+        SharedLock lock(s_);
+        if (ApiKeySlot* slot = existing_slot(s_, key_)) slot->rejected = true;
     }
 
 private:
+    core::StartLog& log(ApiKeySlot& slot) const {
+        return kind_ == CallKind::Batch ? slot.batch_log : slot.single_log;
+    }
+
     void forget(const core::Reservation& r) {
         held_.erase(std::remove_if(held_.begin(), held_.end(),
                                    [&](const core::Reservation& h) {
@@ -140,7 +151,9 @@ private:
     }
 
     SharedState* s_;
+    const ServerContext& ctx_;
     std::uint64_t key_;
+    CallKind kind_;
     int limit_;
     std::int64_t span_;
     std::int64_t stale_;
@@ -162,19 +175,49 @@ void warn_once_without_preload() {
 
 }  // namespace
 
-std::unique_ptr<core::RateGate> make_rate_gate(const ServerContext& ctx) {
-    const int limit = ctx.settings.calls_per_minute;
-    if (SharedState* s = shared_state())
-        return std::make_unique<SharedRateGate>(s, key_hash(ctx), limit, span_ms(ctx),
-                                                stale_pending_ms(ctx));
+ApiKeySlot& account_slot(SharedState* s, const ServerContext& ctx, std::int64_t now) {
+    const std::uint64_t key = key_hash(ctx);
+    if (ApiKeySlot* mine = existing_slot(s, key)) {
+        mine->last_used_ms = std::max(mine->last_used_ms, now);
+        mine->span_ms = std::max(mine->span_ms, span_ms(ctx));
+        return *mine;
+    }
+    ApiKeySlot* chosen = nullptr;
+    for (int i = 0; i < s->key_slot_count; ++i) {
+        ApiKeySlot& slot = s->key_slots[i];
+        if (slot.key_hash == 0 || idle(slot, now, stale_pending_ms(ctx))) {
+            if (chosen == nullptr || slot.key_hash == 0 || slot.last_used_ms < chosen->last_used_ms)
+                chosen = &slot;
+            if (slot.key_hash == 0) break;
+        }
+    }
+    if (chosen == nullptr)
+        throw core::Error(core::ErrorKind::ResourceExhausted,
+                          "every one of the " + std::to_string(s->key_slot_count) +
+                              " API accounts the rate limiter tracks is in use",
+                          "Raise contractor_verify.max_api_keys (a server restart is needed), or "
+                          "use fewer distinct API keys and URLs at once.");
+    std::memset(static_cast<void*>(chosen), 0, sizeof(ApiKeySlot));
+    chosen->key_hash = key;
+    chosen->last_used_ms = now;
+    chosen->span_ms = span_ms(ctx);
+    core::start_log_reset(chosen->batch_log);
+    core::start_log_reset(chosen->single_log);
+    return *chosen;
+}
+
+std::unique_ptr<core::RateGate> make_rate_gate(const ServerContext& ctx, CallKind kind) {
+    if (SharedState* s = shared_state()) return std::make_unique<SharedRateGate>(s, ctx, kind);
     warn_once_without_preload();
-    // Without shared memory: one log per key, for this session.
-    static std::map<std::uint64_t, std::unique_ptr<core::StartLog>> logs;
-    auto& log = logs[key_hash(ctx)];
+    // Without shared memory: one log per key and kind, for this session.
+    static std::map<std::pair<std::uint64_t, int>, std::unique_ptr<core::StartLog>> logs;
+    auto& log = logs[{key_hash(ctx), static_cast<int>(kind)}];
     if (!log) {
         log = std::make_unique<core::StartLog>();
         core::start_log_reset(*log);
     }
+    const int limit = kind == CallKind::Batch ? ctx.settings.calls_per_minute
+                                              : ctx.settings.single_calls_per_minute;
     return core::make_local_rate_gate(*log, limit, span_ms(ctx), stale_pending_ms(ctx));
 }
 

@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "pg/guard.h"
 #include "pg/result_store.h"
 

@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "core/error.h"
 #include "core/normalize.h"
 #include "core/cache_rules.h"

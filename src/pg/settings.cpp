@@ -1,4 +1,5 @@
 // GUCs of the extension.
+#include "pg/core_first.h"
 #include "pg/module.h"
 #include "pg/settings.h"
 

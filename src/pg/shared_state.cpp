@@ -1,3 +1,4 @@
+#include "pg/core_first.h"
 #include "core/error.h"
 #include "core/rate_window.h"
 
@@ -11,6 +12,7 @@
 extern "C" {
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 }
 
 namespace cv::pg {
@@ -18,16 +20,25 @@ namespace cv::pg {
 namespace {
 
 SharedState* state = nullptr;
+HTAB* inflight = nullptr;
+int api_keys_guc = 16;
+int inflight_guc = 16384;
 #if PG_VERSION_NUM >= 150000
 shmem_request_hook_type prev_shmem_request_hook = nullptr;
 #endif
 shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 
 constexpr const char* kTranche = "contractor_verify";
+constexpr const char* kInflightName = "contractor_verify in-flight lookups";
+
+Size state_size() {
+    return add_size(offsetof(SharedState, key_slots), mul_size(sizeof(ApiKeySlot), api_keys_guc));
+}
 
 void request_space() {
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
-    RequestNamedLWLockTranche(kTranche, 1);
+    RequestAddinShmemSpace(MAXALIGN(state_size()));
+    RequestAddinShmemSpace(hash_estimate_size(inflight_guc, sizeof(InflightKey)));
+    RequestNamedLWLockTranche(kTranche, 3);
 }
 
 #if PG_VERSION_NUM >= 150000
@@ -41,19 +52,44 @@ void on_shmem_startup() {
     if (prev_shmem_startup_hook) prev_shmem_startup_hook();
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found = false;
-    state = static_cast<SharedState*>(ShmemInitStruct("contractor_verify", sizeof(SharedState), &found));
+    state = static_cast<SharedState*>(ShmemInitStruct("contractor_verify", state_size(), &found));
     if (!found) {
-        std::memset(state, 0, sizeof(SharedState));
-        state->lock = &(GetNamedLWLockTranche(kTranche))->lock;
-        for (auto& slot : state->limiters) core::start_log_reset(slot.log);
+        std::memset(state, 0, state_size());
+        LWLockPadded* locks = GetNamedLWLockTranche(kTranche);
+        state->lock = &locks[0].lock;
+        state->recorder_lock = &locks[1].lock;
+        state->inflight_lock = &locks[2].lock;
+        ConditionVariableInit(&state->settled);
+        state->next_ticket = 1;
+        state->key_slot_count = api_keys_guc;
+        for (int i = 0; i < api_keys_guc; ++i) {
+            core::start_log_reset(state->key_slots[i].batch_log);
+            core::start_log_reset(state->key_slots[i].single_log);
+        }
         for (auto& slot : state->progress) SpinLockInit(&slot.mutex);
     }
+    HASHCTL info;
+    std::memset(&info, 0, sizeof info);
+    info.keysize = sizeof(std::uint64_t);
+    info.entrysize = sizeof(InflightKey);
+    inflight = ShmemInitHash(kInflightName, inflight_guc, inflight_guc, &info, HASH_ELEM | HASH_BLOBS);
     LWLockRelease(AddinShmemInitLock);
 }
 
 }  // namespace
 
 void shared_state_request() {
+    DefineCustomIntVariable(
+        "contractor_verify.max_api_keys",
+        "API accounts (URL and key) the cluster-wide rate limiter and quota track at once.",
+        "Each needs about 50 kB of shared memory. Takes effect at server start.", &api_keys_guc,
+        16, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "contractor_verify.max_inflight_lookups",
+        "Lookups that can be in flight at once across the cluster with single flight.",
+        "A lookup beyond it is bought without waiting for an identical one in flight. Takes "
+        "effect at server start.",
+        &inflight_guc, 16384, 128, 1048576, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     prev_shmem_request_hook = shmem_request_hook;
     shmem_request_hook = on_shmem_request;
@@ -65,12 +101,14 @@ void shared_state_request() {
 }
 
 SharedState* shared_state() { return state; }
+HTAB* inflight_table() { return inflight; }
+int max_api_keys() { return api_keys_guc; }
 
-SharedLock::SharedLock(SharedState* s) : s_(s) {
-    pg_call([&] { LWLockAcquire(s_->lock, LW_EXCLUSIVE); });
+SharedLock::SharedLock(LWLock* lock) : lock_(lock) {
+    pg_call([&] { LWLockAcquire(lock_, LW_EXCLUSIVE); });
 }
 
-SharedLock::~SharedLock() { LWLockRelease(s_->lock); }
+SharedLock::~SharedLock() { LWLockRelease(lock_); }
 
 std::int64_t steady_now_ms() {
     // CLOCK_MONOTONIC: one clock for every process of the machine.

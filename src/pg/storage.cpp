@@ -1,22 +1,20 @@
+#include "pg/core_first.h"
+#include "core/batch_protocol.h"
+#include "core/cache_rules.h"
 #include "core/error.h"
 #include "core/options.h"
-#include "core/quota.h"
-#include "core/cache_rules.h"
-#include "core/batch_protocol.h"
 
 #include <nlohmann/json.hpp>
 
 #include "pg/storage.h"
 
 #include "pg/guard.h"
-#include "pg/spi.h"
-#include "pg/spool.h"
+#include "pg/recorder_queue.h"
+#include "pg/runtime.h"
 
 extern "C" {
 #include "access/xact.h"
-#include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
-#include "executor/spi.h"
 #include "utils/timestamp.h"
 }
 
@@ -24,42 +22,44 @@ namespace cv::pg {
 
 namespace {
 
-// Lookups the API has counted this calendar month (UTC) for a URL and key.
-constexpr const char* kQuotaSql =
-    "SELECT COALESCE(pg_catalog.sum(h.charged), 0)::pg_catalog.int8"
-    " FROM contractor_verify.verification_history h"
-    " WHERE h.charged OPERATOR(pg_catalog.>) 0 AND h.api_url OPERATOR(pg_catalog.=) $1"
-    "   AND h.api_key_id OPERATOR(pg_catalog.=) $2"
-    "   AND h.observed_at OPERATOR(pg_catalog.>=)"
-    "       (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')";
-SPIPlanPtr quota_plan = nullptr;
-
 constexpr double kMaxAgeYears = 100;
+
+std::string message_of(const RecordingTarget& t, const std::vector<core::Observation>& observations) {
+    nlohmann::json doc = {{"server_name", t.server_name},
+                          {"role_name", t.role_name},
+                          {"api_url", t.api_url},
+                          {"api_key_id", t.api_key_id}};
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& o : observations) list.push_back(o.to_json());
+    doc["observations"] = std::move(list);
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 
-Storage::Storage(const ServerContext& ctx) : ctx_(ctx), catalog_(extension_catalog()) {
+Storage::Storage(const ServerContext& ctx)
+    : ctx_(ctx), catalog_(extension_catalog()), claims_(ctx.settings.url), quota_(ctx, catalog_) {
     target_.server_name = ctx.server_name;
     target_.role_name = ctx.role_name;
     target_.api_url = ctx.settings.url;
     target_.api_key_id = ctx.api_key_id;
-    // Answers of transactions that did not commit come back before anything
-    // reads the cache.
-    if (!XactReadOnly) spool_recover(catalog_);
+    started_ms_ = unix_now_ms();
     reader_ = std::make_unique<CacheReader>(catalog_);
 }
 
-void Storage::check_quota(std::int64_t needed) {
-    if (ctx_.settings.monthly_lookup_quota <= 0 || needed <= 0) return;
-    std::int64_t used = 0;
-    with_owner_spi(catalog_.owner, [&] {
-        Oid types[2] = {TEXTOID, TEXTOID};
-        SPIPlanPtr plan = kept_plan(quota_plan, kQuotaSql, 2, types);
-        Datum values[2] = {utf8_text(target_.api_url), utf8_text(target_.api_key_id)};
-        auto rows = run_rows(plan, values, nullptr, {true});
-        if (!rows.empty()) used = DatumGetInt64(rows.front()[0]);
-    });
-    core::check_monthly_quota(ctx_.settings.monthly_lookup_quota, used, needed, ctx_.server_name);
+Storage::~Storage() {
+    // An error is unwinding (or the statement is done): answers still
+    // waiting for room in the queue get one more chance.
+    try {
+        while (!waiting_.empty()) {
+            auto ticket = hand_over(waiting_.front().message, catalog_.owner);
+            if (!ticket) break;
+            for (const auto& [state, number] : waiting_.front().keys)
+                claims_.handed_over(state, number, *ticket);
+            waiting_.pop_front();
+        }
+    } catch (...) {
+    }
 }
 
 void Storage::ensure_writable() {
@@ -71,27 +71,70 @@ void Storage::ensure_writable() {
                           "can still be read.");
 }
 
+void Storage::prepare_to_call(std::int64_t needed) {
+    ensure_writable();
+    quota_.reserve(needed);
+    if (!prepared_) {
+        queued_ = recorder_ready(catalog_.owner);
+        prepared_ = true;
+    }
+}
+
 void Storage::record(std::vector<core::Observation> observations, ResultBuilder& results,
                      const std::function<void(const core::Observation&, Datum)>& on_result) {
-    // Kept on disk first, so a transaction that does not commit loses nothing.
-    nlohmann::json doc = {{"server_name", target_.server_name},
-                          {"role_name", target_.role_name},
-                          {"api_url", target_.api_url},
-                          {"api_key_id", target_.api_key_id}};
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& o : observations) list.push_back(o.to_json());
-    doc["observations"] = std::move(list);
-    spool_append(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-
     reader_->refresh();
     ChunkRecording recording(*reader_, target_.api_url, std::move(observations));
-    const auto& recorded = recording.observations();
-    for (std::size_t i = 0; i < recorded.size(); ++i) {
-        if (recorded[i].attempt_only) continue;
-        on_result(recorded[i], results.answered(recorded[i], recording.update_of(i), recording.before_of(i)));
+    const auto& recorded_obs = recording.observations();
+    std::int64_t charged = 0;
+    for (std::size_t i = 0; i < recorded_obs.size(); ++i) {
+        charged += recorded_obs[i].charged();
+        if (recorded_obs[i].attempt_only) continue;
+        on_result(recorded_obs[i],
+                  results.answered(recorded_obs[i], recording.update_of(i), recording.before_of(i)));
     }
-    recording.write(catalog_, target_);
+    quota_.charge(charged);
+    if (!queued_) {
+        recording.write(catalog_, target_);
+        return;
+    }
+    Waiting w;
+    w.message = message_of(target_, recorded_obs);
+    for (const auto& o : recorded_obs)
+        if (auto number = core::cache_license_number(o); number && !o.attempt_only)
+            w.keys.emplace(o.state, *number);
+    waiting_.push_back(std::move(w));
+    poll();
 }
+
+void Storage::poll() {
+    while (!waiting_.empty()) {
+        auto ticket = hand_over(waiting_.front().message, catalog_.owner);
+        if (!ticket) return;  // the queue is full: next turn
+        for (const auto& [state, number] : waiting_.front().keys)
+            claims_.handed_over(state, number, *ticket);
+        tickets_.push_back(*ticket);
+        waiting_.pop_front();
+    }
+}
+
+std::size_t Storage::unsettled() {
+    std::vector<std::uint64_t> open;
+    for (std::uint64_t t : tickets_)
+        if (!recorded(t)) open.push_back(t);
+    tickets_.swap(open);
+    return tickets_.size() + waiting_.size();
+}
+
+void Storage::wait_settled() {
+    wait_for_recording(100, catalog_.owner);
+    poll();
+}
+
+void Storage::settle_all() {
+    while (unsettled() > 0) wait_settled();
+}
+
+void Storage::wait_for_other_session() { wait_for_recording(100, catalog_.owner); }
 
 std::optional<std::int64_t> max_age_ms(FunctionCallInfo fcinfo, int n) {
     if (PG_NARGS() <= n || PG_ARGISNULL(n)) return std::nullopt;

@@ -1,5 +1,6 @@
 // contractor_verify.canonical_url(url): the form of an API base URL the cache
 // keys answers by.
+#include "pg/core_first.h"
 #include "core/error.h"
 #include "core/url.h"
 #include "core/cache_rules.h"

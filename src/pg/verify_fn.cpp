@@ -1,5 +1,6 @@
 // cv_verify(state, license_number[, max_age][, server]) and
 // cv_verify_by_name(state, name[, server]): one lookup, cache first.
+#include "pg/core_first.h"
 #include "core/batch_protocol.h"
 #include "core/cache_rules.h"
 #include "core/error.h"
@@ -20,7 +21,8 @@
 #include "pg/roster.h"
 #include "pg/runtime.h"
 #include "pg/server_context.h"
-#include "pg/spool.h"
+#include "pg/rate_gate.h"
+#include "pg/single_flight.h"
 #include "pg/storage.h"
 
 #include "pg/guard.h"
@@ -62,30 +64,53 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
     cv::pg::ResultBuilder results(result_desc(fcinfo));
 
     if (!target.license_number.empty()) {
-        cv::pg::CachedRow row;
-        storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
-        const auto verdict =
-            cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age);
-        if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
+        // Cache first; a lookup another session is buying right now is
+        // waited for, then read from the cache.
+        std::optional<std::int64_t> since;
+        for (;;) {
+            cv::pg::CachedRow row;
+            storage.reader().refresh();
+            storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
+            const auto verdict =
+                cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age, since);
+            if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
+            since = storage.started_ms();
+            if (storage.claims().claim(target.state, target.license_number) !=
+                cv::pg::InflightClaims::Claim::Busy) {
+                // Ours to buy, unless another session recorded it just now.
+                storage.reader().refresh();
+                storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
+                const auto now_verdict =
+                    cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age, since);
+                if (now_verdict != cv::core::CacheVerdict::Miss) return results.cached(row, now_verdict);
+                break;
+            }
+            while (storage.claims().busy(target.state, target.license_number))
+                storage.wait_for_other_session();
+        }
     }
 
-    cv::pg::Storage::ensure_writable();
-    storage.check_quota(1);
+    storage.prepare_to_call(1);
+    std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Single);
     cv::core::SingleLookupResult result =
         cv::core::lookup_single(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
-                                ctx.api_key, target, cv::pg::backend_call_hooks());
+                                ctx.api_key, target, cv::pg::backend_call_hooks(), gate.get());
     std::vector<cv::core::Observation> observations;
     for (auto& failed : result.failed_attempts) {
         failed.attempt_only = true;
         observations.push_back(std::move(failed));
     }
-    cv::core::schedule_observation(result.answer, ctx.settings,
-                                   cv::pg::backend_call_hooks().random01());
-    observations.push_back(std::move(result.answer));
+    if (!result.failure) {
+        cv::core::schedule_observation(result.answer, ctx.settings,
+                                       cv::pg::backend_call_hooks().random01());
+        observations.push_back(std::move(result.answer));
+    }
 
     Datum answer = 0;
     storage.record(std::move(observations), results,
                    [&](const cv::core::Observation&, Datum d) { answer = d; });
+    storage.settle_all();
+    if (result.failure) std::rethrow_exception(result.failure);
     if (answer == 0) throw Error(ErrorKind::Internal, "the lookup's result was not recorded");
     return answer;
 }

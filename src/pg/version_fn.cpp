@@ -1,4 +1,5 @@
 // cv_version(): proves the library loads and reports what it links against.
+#include "pg/core_first.h"
 #include "core/version.h"
 
 #include "pg/guard.h"

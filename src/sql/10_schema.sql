@@ -115,7 +115,24 @@ END $$;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON contractor_verify.verification_history
     FOR EACH ROW EXECUTE FUNCTION contractor_verify.history_is_append_only();
 
--- pg_dump keeps the cache and the history.
+-- Answers the worker could not record (a value no column can hold, a broken
+-- message): kept here with the reason, never retried on their own.
+CREATE TABLE contractor_verify.unrecorded_answers (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    set_aside_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    reason       text NOT NULL,
+    server_name  text,
+    role_name    name,
+    api_url      text,
+    answers      integer NOT NULL,  -- answers in the message (failed attempts not counted)
+    payload      bytea NOT NULL     -- the message as the backend handed it over (JSON)
+);
+COMMENT ON TABLE contractor_verify.unrecorded_answers IS
+    'answers the worker could not record, kept for inspection with the reason';
+
+-- pg_dump keeps the cache, the history and what was set aside.
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.license_cache', '');
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.verification_history', '');
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.verification_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('contractor_verify.unrecorded_answers', '');
+SELECT pg_catalog.pg_extension_config_dump('contractor_verify.unrecorded_answers_id_seq', '');

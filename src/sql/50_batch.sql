@@ -34,9 +34,3 @@ COMMENT ON VIEW contractor_verify.batch_progress IS
 -- stay the owner's (grant SELECT on contractor_verify.licenses to analysts).
 GRANT USAGE ON SCHEMA contractor_verify TO PUBLIC;
 GRANT SELECT ON contractor_verify.batch_progress TO PUBLIC;
-
--- Imports the answers of transactions that did not commit (a cancelled or
--- failed batch, a crash); every lookup does this first on its own.
-CREATE FUNCTION contractor_verify.recover_answers() RETURNS bigint
-AS 'MODULE_PATHNAME', 'cv_recover_answers' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION contractor_verify.recover_answers() FROM PUBLIC;

@@ -1,18 +1,49 @@
 #!/usr/bin/env bash
-# A paid-for answer is never lost: answers of a cancelled batch, a rolled-back
-# transaction or subtransaction come back on the next lookup instead of being
-# bought again.
+# Every answer the API charged for and that arrived is recorded exactly once,
+# whatever happens to the caller's statement or transaction: a batch that
+# fails for good, all_or_nothing, a cancel, a rollback. A rerun buys only what
+# never arrived. The simulator's per-license counters are the proof.
 source "$(dirname "$0")/lib/e2e.sh"
 trap 'drop_db cv_e2e_paid' EXIT
 fresh_db cv_e2e_paid
-q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '1')" >/dev/null
-roster='$$SELECT '"'"'r'"'"' || i, '"'"'CA'"'"', (310000 + i)::text FROM generate_series(1, 500) i$$'
+q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '3', ADD max_retry_after '5s')" >/dev/null
 
-# 1. Cancel a batch after two of its five chunks are answered.
+lookups() { "$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/'; }
+roster() { echo "\$\$SELECT 'r' || i, 'CA', ($1 + i)::text FROM generate_series(1, 300) i\$\$"; }
+cached() { q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN $1 + 1 AND $1 + 300"; }
+
+# A batch of three chunks in flight at once where one call fails for good:
+# the other two chunks' answers (paid for) are recorded before the statement
+# ends, with an error or with CALL_FAILED rows; the rerun buys the one chunk.
+loss_case() {  # loss_case NAME FIRST_LICENSE OPTIONS FAULT...
+  local name=$1 base=$2 options=$3; shift 3
+  "$SIMCTL" reset
+  "$SIMCTL" config latency_ms=300
+  "$SIMCTL" fault "$@" count=1 endpoint=batch
+  local out; out=$(psql -X -q -At -d cv_e2e_paid -c "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE error_code = 'CALL_FAILED') || ' failed' FROM cv_verify_batch($(roster "$base")$options)" 2>&1 || true)
+  echo "$name: $out"
+  assert_eq 200 "$(lookups)" "$name: lookups the API charged"
+  assert_eq 200 "$(cached "$base")" "$name: answers recorded although the batch failed"
+  assert_eq 200 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.verification_history WHERE charged > 0 AND license_number::int BETWEEN $base + 1 AND $base + 300")" "$name: charged history rows"
+  sleep "${PAUSE:-0}"
+  "$SIMCTL" reset
+  "$SIMCTL" config latency_ms=0
+  assert_eq 300 "$(q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch($(roster "$base"))")" "$name: rerun rows"
+  assert_eq 100 "$(lookups)" "$name: lookups bought on the rerun (only the chunk that never got an answer)"
+}
+PAUSE=4 loss_case "Retry-After beyond max_retry_after" 330000 "" http429 retry_after=8
+q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (ADD max_retries '0')" >/dev/null
+loss_case "a 500 with max_retries 0 (CALL_FAILED rows)" 331000 "" http500
+loss_case "all_or_nothing" 332000 ", all_or_nothing => true" http500
+q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (DROP max_retries)" >/dev/null
+
+# A cancel mid-batch: what arrived before it is recorded; the rerun waits for
+# nothing and buys only the rest.
 "$SIMCTL" reset
 "$SIMCTL" config latency_ms=700
+q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (SET max_concurrent_calls '1')" >/dev/null
 psql -X -At -d cv_e2e_paid -c "SET application_name = 'cv_e2e_paid_victim'" \
-  -c "SELECT count(*) FROM cv_verify_batch($roster)" >/tmp/cv_paid.out 2>&1 &
+  -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (333000 + i)::text FROM generate_series(1, 500) i\$\$)" >/tmp/cv_paid.out 2>&1 &
 victim=$!
 done_before=0
 for _ in $(seq 1 100); do
@@ -24,43 +55,60 @@ done
 q cv_e2e_paid "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cv_e2e_paid_victim'" >/dev/null
 wait "$victim" || true
 grep -q "canceling statement" /tmp/cv_paid.out || fail "the batch was not cancelled: $(cat /tmp/cv_paid.out)"
-paid=$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')
-assert_eq 0 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache")" "cache rows after the cancel (rolled back)"
-
-# The rerun buys only what was not already paid for.
-"$SIMCTL" reset
-rerun=$(q cv_e2e_paid "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE from_cache) || ' from cache' FROM cv_verify_batch($roster)")
-bought=$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')
-echo "charged before the cancel: $paid (a chunk in flight is charged but never answered); rerun: $rerun; bought on rerun: $bought"
-recovered=$(echo "$rerun" | sed -E 's/.*, ([0-9]+) from cache/\1/')
-[ "$recovered" -ge "$done_before" ] || fail "recovered $recovered answers, but $done_before were answered before the cancel"
-pass "every answer received before the cancel came back ($recovered >= $done_before)"
-assert_eq "$((500 - recovered))" "$bought" "lookups bought on the rerun (only the unanswered ones)"
-assert_eq 500 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.verification_history WHERE billable")" "billable history rows (each lookup once)"
-
-# 2. A rolled-back transaction and a rolled-back subtransaction.
+paid=$(lookups)
+kept=$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN 333001 AND 333500")
+[ "$kept" -ge "$done_before" ] || fail "kept $kept answers, but $done_before had arrived before the cancel"
+pass "answers kept after the cancel: $kept (at least the $done_before that had arrived)"
 "$SIMCTL" reset
 "$SIMCTL" config latency_ms=0
+q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (333000 + i)::text FROM generate_series(1, 500) i\$\$)" >/dev/null
+assert_eq "$((500 - kept))" "$(lookups)" "lookups bought on the rerun after the cancel (charged before it: $paid)"
+assert_eq 500 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.verification_history WHERE billable AND license_number::int BETWEEN 333001 AND 333500")" "billable history rows (each answer once)"
+q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (SET max_concurrent_calls '3')" >/dev/null
+
+# A rollback, of a transaction or of a savepoint, does not un-record answers.
+"$SIMCTL" reset
 psql -X -q -d cv_e2e_paid -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 BEGIN;
-SELECT cv_verify('CA', '320001');
+SELECT cv_verify('CA', '334001');
+SELECT count(*) FROM cv_verify_batch($$SELECT 'r' || i, 'CA', (334100 + i)::text FROM generate_series(1, 150) i$$);
 ROLLBACK;
 BEGIN;
 SAVEPOINT s;
-SELECT cv_verify('CA', '320002');
+SELECT cv_verify('CA', '334002');
 ROLLBACK TO SAVEPOINT s;
-SELECT cv_verify('CA', '320003');
 COMMIT;
 SQL
-# The later lookups in the script recovered the rolled-back answers themselves.
-assert_eq 3 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number IN ('320001', '320002', '320003')")" "cached after the rollbacks"
-assert_eq 0 "$(q cv_e2e_paid "SELECT contractor_verify.recover_answers()")" "answers left to recover"
+assert_eq 152 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number IN ('334001', '334002') OR license_number::int BETWEEN 334101 AND 334250")" "answers kept after the rollbacks"
+assert_eq 152 "$(lookups)" "lookups charged"
 "$SIMCTL" reset
-q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch(\$\$VALUES ('a', 'CA', '320001'), ('b', 'CA', '320002'), ('c', 'CA', '320003')\$\$)" >/dev/null
-assert_eq 0 "$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')" "lookups bought again for them"
+q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (334100 + i)::text FROM generate_series(1, 150) i UNION ALL VALUES ('a', 'CA', '334001'), ('b', 'CA', '334002')\$\$)" >/dev/null
+assert_eq 0 "$(lookups)" "lookups bought again for them"
 
-# 3. recover_answers() on its own, with no lookup in between.
-psql -X -q -d cv_e2e_paid -c "BEGIN" -c "SELECT cv_verify('CA', '320004')" -c "ROLLBACK" >/dev/null
-assert_eq 0 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = '320004'")" "cached after a rollback"
-assert_eq 1 "$(q cv_e2e_paid "SELECT contractor_verify.recover_answers()")" "answers recovered"
-assert_eq 1 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = '320004'")" "cached after recovery"
+# STATE_TIMEOUT is not called again before its next attempt is due, in a
+# batch as in a single lookup; max_age => 0 forces the call.
+"$SIMCTL" reset
+"$SIMCTL" license LA 80001 outcome=STATE_TIMEOUT
+q cv_e2e_paid "SELECT error_code FROM cv_verify('LA', '80001')" >/dev/null
+out=$(q cv_e2e_paid "SELECT error_code || ',' || from_cache || ',' || (next_attempt_at > now() + interval '3 hours') FROM cv_verify_batch(\$\$VALUES ('a', 'LA', '80001'), ('b', 'LA', '80001')\$\$) LIMIT 1")
+assert_eq "STATE_TIMEOUT,true,true" "$out" "a batch row for a license whose retry is not due"
+assert_eq "STATE_TIMEOUT" "$(q cv_e2e_paid "SELECT error_code FROM cv_verify('LA', '80001')")" "a single lookup of it"
+assert_eq 1 "$("$SIMCTL" counters | sed -E 's/.*"LA:80001":([0-9]+).*/\1/')" "calls for the timed-out license"
+q cv_e2e_paid "SELECT error_code FROM cv_verify('LA', '80001', max_age => '0')" >/dev/null
+assert_eq 2 "$("$SIMCTL" counters | sed -E 's/.*"LA:80001":([0-9]+).*/\1/')" "calls after max_age => 0"
+rm -f /tmp/cv_paid.out
+
+# An answer the worker cannot record (here a constraint refuses one license's
+# history row) is set aside with a WARNING, visible in
+# contractor_verify.unrecorded_answers, and blocks nothing: the batch returns
+# its rows and the next lookups work.
+"$SIMCTL" reset
+q cv_e2e_paid "ALTER TABLE contractor_verify.verification_history ADD CONSTRAINT cv_e2e_refuse CHECK (license_number IS DISTINCT FROM '335002')" >/dev/null
+out=$(q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch(\$\$VALUES ('a', 'CA', '335001'), ('b', 'CA', '335002'), ('c', 'CA', '335003')\$\$)")
+assert_eq 3 "$out" "rows of the batch whose answers could not be recorded"
+assert_eq "1|3|true" "$(q cv_e2e_paid "SELECT count(*) || '|' || max(answers) || '|' || bool_and(reason LIKE '%cv_e2e_refuse%' AND convert_from(payload, 'UTF8')::jsonb ? 'observations') FROM contractor_verify.unrecorded_answers")" "set aside (messages, answers, reason and payload kept)"
+grep -q "could not record 3 answers and set them aside" "$CV_SERVER_LOG" || fail "no WARNING in the server log"
+pass "the WARNING is in the server log"
+assert_eq "f" "$(q cv_e2e_paid "SELECT from_cache FROM cv_verify('CA', '335004')")" "the next lookup works"
+assert_eq "t" "$(q cv_e2e_paid "SELECT from_cache FROM cv_verify('CA', '335004')")" "and is recorded"
+q cv_e2e_paid "ALTER TABLE contractor_verify.verification_history DROP CONSTRAINT cv_e2e_refuse" >/dev/null

@@ -17,7 +17,8 @@ namespace {
 class VectorSource : public LookupSource {
 public:
     explicit VectorSource(std::vector<LookupItem> items) : items_(std::move(items)) {}
-    std::vector<LookupItem> next(std::size_t max) override {
+    bool exhausted() const override { return pos_ >= items_.size(); }
+    std::vector<LookupItem> next(std::size_t max, bool) override {
         std::vector<LookupItem> out;
         while (pos_ < items_.size() && out.size() < max) out.push_back(items_[pos_++]);
         return out;
@@ -58,7 +59,8 @@ public:
     }
     void sent(const Reservation& r, std::int64_t at) override { sent_at[r.slot].push_back(at); }
     void unsent(const Reservation& r) override { ++unsent_count[r.slot]; }
-    void pause_until(std::int64_t until) override { paused_until = until; }
+    void pause_until(std::int64_t until) override { paused_until_ms = until; }
+    std::int64_t paused_until() override { return paused_until_ms; }
 
     // Every admission was resolved one way: sent (reported once or more, with
     // times from its admission to `until`) or withdrawn once. Returns how many were sent.
@@ -86,7 +88,7 @@ public:
     }
 
     int starts = 0;
-    std::int64_t paused_until = 0;
+    std::int64_t paused_until_ms = 0;
     std::map<int, std::int64_t> admitted_at;
     std::map<int, std::vector<std::int64_t>> sent_at;
     std::map<int, int> unsent_count;
@@ -248,7 +250,7 @@ TEST_F(BatchTest, A429PausesTheGateAndRetries) {
     const auto before = batch_hooks_.steady_now_ms();
     BatchStats stats = run(items(10), gate_);
     EXPECT_EQ(stats.rate_limited, 1);
-    EXPECT_GE(gate_.paused_until, before + 1000);
+    EXPECT_GE(gate_.paused_until_ms, before + 1000);
     EXPECT_EQ(sink_.answers.size(), 10u);
     EXPECT_EQ(gate_.starts, 2);
 }
@@ -356,4 +358,109 @@ TEST_F(BatchTest, AbortStopsEverything) {
     }
     EXPECT_EQ(http_->in_flight(), 0u);
     gate_.expect_all_resolved(batch_hooks_.steady_now_ms());
+}
+
+namespace {
+
+// Hands over chunks that settle only when the runner waits for them.
+class SlowSink : public CollectingSink {
+public:
+    void record(std::vector<Observation>& observations) override {
+        CollectingSink::record(observations);
+        ++pending;
+    }
+    std::size_t unsettled() override { return pending; }
+    void wait_settled() override {
+        ++waits;
+        pending = 0;
+    }
+    std::size_t pending = 0;
+    int waits = 0;
+};
+
+// Holds its lookups back until the batch has nothing in flight (as lookups
+// another session is buying are).
+class DeferringSource : public LookupSource {
+public:
+    explicit DeferringSource(std::vector<LookupItem> items) : items_(std::move(items)) {}
+    bool exhausted() const override { return pos_ >= items_.size(); }
+    std::vector<LookupItem> next(std::size_t max, bool may_wait) override {
+        ++asked;
+        if (!may_wait && pos_ > 0) return {};
+        if (may_wait) ++waited;
+        std::vector<LookupItem> out;
+        while (pos_ < items_.size() && out.size() < max) out.push_back(items_[pos_++]);
+        return out;
+    }
+    int asked = 0, waited = 0;
+
+private:
+    std::vector<LookupItem> items_;
+    std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+TEST_F(BatchTest, AFailedCallLetsTheCallsInFlightFinishFirst) {
+    // Three chunks in flight at once; one fails for good (no retries,
+    // all_or_nothing): the batch raises, but the other two chunks' answers,
+    // paid for, were handed over first.
+    settings_.max_retries = 0;
+    settings_.max_concurrent_calls = 3;
+    control("config", {{"latency_ms", 200}});
+    control("fault", {{"mode", "http500"}, {"count", 1}, {"endpoint", "batch"}});
+    BatchOptions options;
+    options.all_or_nothing = true;
+    EXPECT_THROW(run(items(300), gate_, options), Error);
+    EXPECT_EQ(sink_.answers.size(), 200u);
+    EXPECT_EQ(counters()["lookups"], 200);  // the failed call charged nothing
+}
+
+TEST_F(BatchTest, ARetryAfterBeyondTheLimitStillKeepsTheAnswersInFlight) {
+    settings_.max_concurrent_calls = 3;
+    settings_.max_retry_after = std::chrono::milliseconds(5000);
+    control("config", {{"latency_ms", 200}});
+    control("fault", {{"mode", "http429"}, {"retry_after", 600}, {"count", 1}, {"endpoint", "batch"}});
+    try {
+        run(items(300), gate_);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::RemoteFailure);
+        EXPECT_NE(std::string(e.what()).find("max_retry_after"), std::string::npos);
+    }
+    EXPECT_EQ(sink_.answers.size(), 200u);
+    EXPECT_GE(gate_.paused_until_ms, batch_hooks_.steady_now_ms() + 500 * 1000);
+}
+
+TEST_F(BatchTest, UnsettledHandOversCountAgainstConcurrency) {
+    settings_.batch_size = 10;
+    settings_.max_concurrent_calls = 2;
+    control("config", {{"latency_ms", 50}});
+    SlowSink sink;
+    VectorSource source(items(100));
+    run_batch(*http_, settings_, "sim", "cv_test_key", source, gate_, sink, batch_hooks_, {});
+    EXPECT_EQ(sink.answers.size(), 100u);
+    EXPECT_GT(sink.waits, 0);
+    EXPECT_EQ(sink.pending, 0u);  // settled before returning
+    EXPECT_LE(counters()["max_in_flight"], 2);
+}
+
+TEST_F(BatchTest, DeferredLookupsAreAskedForAgainWhenNothingIsInFlight) {
+    settings_.batch_size = 10;
+    DeferringSource source(items(40));
+    run_batch(*http_, settings_, "sim", "cv_test_key", source, gate_, sink_, batch_hooks_, {});
+    EXPECT_EQ(sink_.answers.size(), 40u);
+    EXPECT_GT(source.waited, 0);
+}
+
+TEST_F(BatchTest, ACallWhoseAnswerNeverArrivedIsCharged) {
+    settings_.max_retries = 1;
+    settings_.timeout = std::chrono::milliseconds(300);
+    control("fault", {{"mode", "hang"}, {"ms", 2000}, {"count", 1}, {"endpoint", "batch"}});
+    run(items(20), gate_);
+    ASSERT_EQ(sink_.history_only.size(), 1u);
+    EXPECT_EQ(sink_.history_only[0].outcome, "TRANSPORT_ERROR");
+    EXPECT_EQ(sink_.history_only[0].charged(), 20);
+    EXPECT_EQ(sink_.answers.size(), 20u);
+    for (const auto& [id, o] : sink_.answers) EXPECT_EQ(o.charged(), 1) << id;
 }

@@ -176,3 +176,14 @@ TEST(CacheRules, SeveralObservationsFoldInOrder) {
     EXPECT_EQ(u.attempt.last_error_code, outcome::kStateTimeout);
     EXPECT_FALSE(u.attempt.needs_review);
 }
+
+TEST(CacheRules, AnAnswerBoughtWhileWaitingServesAnyMaxAge) {
+    std::vector<Observation> obs{verified(5000)};
+    const CacheHead row = fold({}, obs).after;
+    EXPECT_EQ(classify_cached(row, 6000, 0), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(row, 6000, 0, 4000), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(row, 6000, 0, 5500), CacheVerdict::Miss);  // older than the wait
+    EXPECT_EQ(classify_cached(row, 6000, 0, 5000), CacheVerdict::Miss);  // the same millisecond
+    std::vector<Observation> t{timeout(5000)};
+    EXPECT_EQ(classify_cached(fold({}, t).after, 6000, 0, 4000), CacheVerdict::TimeoutPending);
+}

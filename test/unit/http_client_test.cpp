@@ -2,6 +2,8 @@
 // running in-process on a loopback port. Sleeps are recorded, not slept.
 #include "core/error.h"
 #include "core/http_client.h"
+#include "core/rate_window.h"
+#include "core/rate_gate.h"
 #include "core/single_lookup.h"
 
 #include "sim_fixture.h"
@@ -23,8 +25,10 @@ protected:
         r.bearer_token = "cv_test_key";
         return r;
     }
-    SingleLookupResult lookup(const std::string& key = "cv_test_key") {
-        return lookup_single(*http_, settings_, "sim", key, {"CA", "1052183", ""}, hooks_);
+    SingleLookupResult lookup(const std::string& key = "cv_test_key", RateGate* gate = nullptr) {
+        SingleLookupResult r = lookup_single(*http_, settings_, "sim", key, {"CA", "1052183", ""}, hooks_, gate);
+        if (r.failure) std::rethrow_exception(r.failure);
+        return r;
     }
 };
 
@@ -248,4 +252,29 @@ TEST_F(HttpTest, PerRecordErrorsAreAnswersNotRetries) {
     EXPECT_EQ(r.answer.outcome, "STATE_TIMEOUT");
     EXPECT_EQ(r.attempts, 1);
     EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(HttpTest, SingleLookupsGoThroughTheGate) {
+    // 2 single lookups per second: the third waits; a 429 pauses the gate.
+    auto log = std::make_unique<StartLog>();
+    start_log_reset(*log);
+    auto gate = make_local_rate_gate(*log, 2, 1000);
+    const auto t0 = steady_ms();
+    for (int i = 0; i < 3; ++i) lookup("cv_test_key", gate.get());
+    EXPECT_GE(steady_ms() - t0, 900);
+    EXPECT_EQ(pending_count(*log), 0);
+    control("fault", {{"mode", "http429"}, {"retry_after", 1}, {"endpoint", "verify"}});
+    settings_.max_retries = 1;
+    lookup("cv_test_key", gate.get());
+    EXPECT_GE(log->paused_until, steady_ms() - 200);
+}
+
+TEST_F(HttpTest, AFailedSingleLookupKeepsItsAttempts) {
+    settings_.max_retries = 1;
+    settings_.retry_base = std::chrono::milliseconds(1);
+    control("fault", {{"mode", "http500"}, {"count", 5}});
+    SingleLookupResult r = lookup_single(*http_, settings_, "sim", "cv_test_key", {"CA", "1052183", ""}, hooks_);
+    ASSERT_TRUE(r.failure);
+    EXPECT_EQ(r.failed_attempts.size(), 2u);
+    EXPECT_EQ(r.failed_attempts[0].charged(), 0);  // a 5xx was not processed
 }

@@ -14,6 +14,9 @@ DROP FUNCTION contractor_verify.result_of(contractor_verify.license_cache, text,
 DROP FUNCTION contractor_verify.lookups_this_month(text);
 DROP FUNCTION contractor_verify.batch_plan(interval);
 DROP FUNCTION contractor_verify.normalize_input(text, text, text);
+-- Answers are recorded by the database's worker in transactions of its own:
+-- nothing is left behind to recover.
+DROP FUNCTION contractor_verify.recover_answers();
 
 CREATE FUNCTION contractor_verify.canonical_url(url text) RETURNS text
 AS 'MODULE_PATHNAME', 'cv_canonical_url' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -56,6 +59,21 @@ DROP INDEX contractor_verify.verification_history_billable;
 CREATE INDEX verification_history_charged
     ON contractor_verify.verification_history (api_url, api_key_id, observed_at) WHERE charged > 0;
 DROP TABLE pg_temp.cv_server_api_url;
+
+CREATE TABLE contractor_verify.unrecorded_answers (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    set_aside_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    reason       text NOT NULL,
+    server_name  text,
+    role_name    name,
+    api_url      text,
+    answers      integer NOT NULL,  -- answers in the message (failed attempts not counted)
+    payload      bytea NOT NULL     -- the message as the backend handed it over (JSON)
+);
+COMMENT ON TABLE contractor_verify.unrecorded_answers IS
+    'answers the worker could not record, kept for inspection with the reason';
+SELECT pg_catalog.pg_extension_config_dump('contractor_verify.unrecorded_answers', '');
+SELECT pg_catalog.pg_extension_config_dump('contractor_verify.unrecorded_answers_id_seq', '');
 
 CREATE OR REPLACE FUNCTION contractor_verify.history_is_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -28,6 +28,6 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '
 SQL
 }
 
-drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1" >/dev/null; }
+drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
 
 now_ms() { date +%s%3N; }

@@ -1,0 +1,171 @@
+#include "pg/core_first.h"
+#include "core/error.h"
+
+#include "pg/recorder_queue.h"
+
+#include <cstring>
+
+#include "pg/guard.h"
+#include "pg/shared_state.h"
+#include "pg/worker.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace cv::pg {
+
+namespace {
+
+// A worker registered but not attached after this long is taken as failed to start.
+constexpr long kStartTimeoutMs = 10000;
+
+// This database's queue; claims a free one when `create`. Call with the
+// recorder lock held.
+RecorderQueue* queue_of(SharedState* s, bool create) {
+    RecorderQueue* free_slot = nullptr;
+    for (auto& q : s->recorders) {
+        if (q.database == MyDatabaseId) return &q;
+        if (q.database == InvalidOid && free_slot == nullptr) free_slot = &q;
+    }
+    if (!create || free_slot == nullptr) return nullptr;
+    std::memset(static_cast<void*>(free_slot), 0, sizeof(RecorderQueue));
+    free_slot->database = MyDatabaseId;
+    free_slot->done_ticket = s->next_ticket - 1;
+    return free_slot;
+}
+
+bool worker_alive(const RecorderQueue& q) {
+    if (q.worker_pid != 0) return true;
+    if (!q.starting) return false;
+    return !TimestampDifferenceExceeds(q.start_requested_at, GetCurrentTimestamp(), kStartTimeoutMs);
+}
+
+// Registers a worker for this database unless one runs. Call with the
+// recorder lock held; false when none could be registered.
+bool start_worker(SharedState* s, RecorderQueue& q, Oid owner) {
+    if (worker_alive(q)) return true;
+    BackgroundWorker worker;
+    std::memset(&worker, 0, sizeof worker);
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    snprintf(worker.bgw_library_name, BGW_MAXLEN, "contractor_verify");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "cv_worker_main");
+    snprintf(worker.bgw_name, BGW_MAXLEN, "contractor_verify worker for database %u", MyDatabaseId);
+    snprintf(worker.bgw_type, BGW_MAXLEN, "contractor_verify worker");
+    const int index = static_cast<int>(&q - s->recorders);
+    worker.bgw_main_arg = Int32GetDatum(index);
+    WorkerStartArgs args{MyDatabaseId, owner};
+    static_assert(sizeof args <= BGW_EXTRALEN, "worker arguments fit bgw_extra");
+    std::memcpy(worker.bgw_extra, &args, sizeof args);
+    worker.bgw_notify_pid = 0;
+    if (!RegisterDynamicBackgroundWorker(&worker, nullptr)) return false;
+    q.owner = owner;
+    q.starting = true;
+    q.start_requested_at = GetCurrentTimestamp();
+    return true;
+}
+
+void warn_no_worker() {
+    static bool warned = false;
+    if (warned) return;
+    warned = true;
+    ereport(WARNING,
+            (errmsg("could not start a contractor_verify worker: answers are recorded in the "
+                    "caller's transaction"),
+             errdetail("A rollback of that transaction discards answers the API charged for."),
+             errhint("Raise max_worker_processes (a server restart is needed).")));
+}
+
+}  // namespace
+
+bool recorder_ready(Oid owner) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    bool ready = false;
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        RecorderQueue* q = queue_of(s, true);
+        ready = q != nullptr && start_worker(s, *q, owner);
+        LWLockRelease(s->recorder_lock);
+        if (!ready) warn_no_worker();
+    });
+    return ready;
+}
+
+std::optional<std::uint64_t> hand_over(const std::string& message, Oid owner) {
+    SharedState* s = shared_state();
+    if (s == nullptr) throw core::Error(core::ErrorKind::Internal, "no shared memory to hand answers over");
+    std::optional<std::uint64_t> ticket;
+    pg_call([&] {
+        // The segment outlives this backend (pinned) until the worker has
+        // recorded its content.
+        dsm_segment* seg = dsm_create(message.size() + sizeof(Size), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+        if (seg == nullptr) return;  // out of segments for now: try again later
+        char* p = static_cast<char*>(dsm_segment_address(seg));
+        const Size n = message.size();
+        std::memcpy(p, &n, sizeof n);
+        std::memcpy(p + sizeof n, message.data(), n);
+        dsm_pin_segment(seg);
+        const dsm_handle handle = dsm_segment_handle(seg);
+
+        Latch* wake = nullptr;
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        RecorderQueue* q = queue_of(s, true);
+        if (q != nullptr && q->count < kRecorderRing) {
+            const std::uint64_t t = s->next_ticket++;
+            q->ring[(q->head + q->count) % kRecorderRing] = {handle, t};
+            ++q->count;
+            ticket = t;
+            if (!worker_alive(*q)) (void)start_worker(s, *q, owner);
+            wake = q->worker_latch;
+        }
+        LWLockRelease(s->recorder_lock);
+        if (!ticket) dsm_unpin_segment(handle);  // not queued: nobody will read it
+        dsm_detach(seg);
+        if (wake != nullptr) SetLatch(wake);
+    });
+    return ticket;
+}
+
+bool recorded(std::uint64_t ticket) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return true;
+    // The worker takes an entry off its queue once it is recorded. Plain
+    // calls that do not raise: this also runs while an error unwinds.
+    bool done = true;
+    LWLockAcquire(s->recorder_lock, LW_SHARED);
+    for (auto& q : s->recorders) {
+        if (q.database != MyDatabaseId) continue;
+        for (int i = 0; i < q.count && done; ++i)
+            if (q.ring[(q.head + i) % kRecorderRing].ticket == ticket) done = false;
+    }
+    LWLockRelease(s->recorder_lock);
+    return done;
+}
+
+void wait_for_recording(long timeout_ms, Oid owner) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return;
+    throw_if_interrupted();
+    pg_call([&] {
+        // A worker that went away with work left is replaced.
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        RecorderQueue* q = queue_of(s, false);
+        if (q != nullptr && q->count > 0 && !worker_alive(*q)) (void)start_worker(s, *q, owner);
+        LWLockRelease(s->recorder_lock);
+        ConditionVariableTimedSleep(&s->settled, timeout_ms, PG_WAIT_EXTENSION);
+        ConditionVariableCancelSleep();
+    });
+    throw_if_interrupted();
+}
+
+}  // namespace cv::pg

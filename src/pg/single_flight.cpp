@@ -1,0 +1,164 @@
+#include "pg/core_first.h"
+#include "core/error.h"
+
+#include "pg/single_flight.h"
+
+#include <vector>
+
+#include "pg/guard.h"
+#include "pg/recorder_queue.h"
+#include "pg/shared_state.h"
+
+extern "C" {
+#include "storage/proc.h"
+#include "storage/procarray.h"
+}
+
+namespace cv::pg {
+
+namespace {
+
+// A claim nobody will resolve: its backend is gone without handing it over,
+// or the worker has recorded its answer. Call with the in-flight lock held.
+bool stale(const InflightKey& e) {
+    if (e.ticket == 0) return BackendPidGetProc(e.pid) == nullptr;
+    return recorded(e.ticket);
+}
+
+// Drops every stale claim (when the table is full). Lock held.
+void sweep(HTAB* table) {
+    std::vector<std::uint64_t> dead;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, table);
+    while (auto* e = static_cast<InflightKey*>(hash_seq_search(&status)))
+        if (stale(*e)) dead.push_back(e->key);
+    for (std::uint64_t k : dead) hash_search(table, &k, HASH_REMOVE, nullptr);
+}
+
+}  // namespace
+
+InflightClaims::InflightClaims(std::string api_url) : api_url_(std::move(api_url)) {}
+
+InflightClaims::~InflightClaims() { release_all(); }
+
+std::uint64_t InflightClaims::key(const std::string& state, const std::string& license_number) const {
+    // Per database: each database has its own cache to read the answer from.
+    std::uint64_t h = 1469598103934665603ULL ^ static_cast<std::uint64_t>(MyDatabaseId);
+    for (const std::string* part : {&api_url_, &state, &license_number}) {
+        for (unsigned char c : *part) {
+            h ^= c;
+            h *= 1099511628211ULL;
+        }
+        h ^= 0x1f;
+        h *= 1099511628211ULL;
+    }
+    return h == 0 ? 1 : h;
+}
+
+InflightClaims::Claim InflightClaims::claim(const std::string& state, const std::string& license_number) {
+    SharedState* s = shared_state();
+    HTAB* table = inflight_table();
+    if (s == nullptr || table == nullptr) return Claim::Untracked;
+    std::uint64_t k = key(state, license_number);
+    if (mine_.count(k)) return Claim::Mine;
+    mine_.reserve(mine_.size() + 1);
+    Claim result = Claim::Untracked;
+    pg_call([&] {
+        LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
+        bool found = false;
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, &found));
+        if (e != nullptr && e->pid != MyProcPid && !stale(*e)) {
+            result = Claim::Busy;
+        } else {
+            if (e == nullptr) {
+                e = static_cast<InflightKey*>(hash_search(table, &k, HASH_ENTER_NULL, &found));
+                if (e == nullptr) {
+                    sweep(table);
+                    e = static_cast<InflightKey*>(hash_search(table, &k, HASH_ENTER_NULL, &found));
+                }
+            }
+            if (e != nullptr) {
+                e->pid = MyProcPid;
+                e->database = MyDatabaseId;
+                e->ticket = 0;
+                result = Claim::Mine;
+            }
+        }
+        LWLockRelease(s->inflight_lock);
+    });
+    if (result == Claim::Mine) {
+        mine_.insert(k);
+        handed_.erase(k);
+    }
+    return result;
+}
+
+bool InflightClaims::busy(const std::string& state, const std::string& license_number) {
+    SharedState* s = shared_state();
+    HTAB* table = inflight_table();
+    if (s == nullptr || table == nullptr) return false;
+    std::uint64_t k = key(state, license_number);
+    bool held = false;
+    pg_call([&] {
+        LWLockAcquire(s->inflight_lock, LW_SHARED);
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+        held = e != nullptr && e->pid != MyProcPid && !stale(*e);
+        LWLockRelease(s->inflight_lock);
+    });
+    return held;
+}
+
+void InflightClaims::handed_over(const std::string& state, const std::string& license_number,
+                                 std::uint64_t ticket) {
+    SharedState* s = shared_state();
+    HTAB* table = inflight_table();
+    std::uint64_t k = key(state, license_number);
+    if (s == nullptr || table == nullptr || !mine_.count(k)) return;
+    handed_.reserve(handed_.size() + 1);
+    pg_call([&] {
+        LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+        if (e != nullptr && e->pid == MyProcPid) e->ticket = ticket;
+        LWLockRelease(s->inflight_lock);
+    });
+    mine_.erase(k);
+    handed_[k] = ticket;
+}
+
+void InflightClaims::release(const std::string& state, const std::string& license_number) {
+    SharedState* s = shared_state();
+    HTAB* table = inflight_table();
+    std::uint64_t k = key(state, license_number);
+    if (s == nullptr || table == nullptr || !mine_.count(k)) return;
+    pg_call([&] {
+        LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+        if (e != nullptr && e->pid == MyProcPid && e->ticket == 0) hash_search(table, &k, HASH_REMOVE, nullptr);
+        LWLockRelease(s->inflight_lock);
+        ConditionVariableBroadcast(&s->settled);
+    });
+    mine_.erase(k);
+}
+
+void InflightClaims::release_all() noexcept {
+    SharedState* s = shared_state();
+    HTAB* table = inflight_table();
+    if (s == nullptr || table == nullptr || (mine_.empty() && handed_.empty())) return;
+    // Plain Postgres calls that do not raise: this runs while an error unwinds.
+    LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
+    for (std::uint64_t k : mine_) {
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+        if (e != nullptr && e->pid == MyProcPid && e->ticket == 0) hash_search(table, &k, HASH_REMOVE, nullptr);
+    }
+    for (const auto& [k, ticket] : handed_) {
+        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+        if (e != nullptr && e->pid == MyProcPid && e->ticket == ticket && recorded(ticket))
+            hash_search(table, &k, HASH_REMOVE, nullptr);
+    }
+    LWLockRelease(s->inflight_lock);
+    ConditionVariableBroadcast(&s->settled);
+    mine_.clear();
+    handed_.clear();
+}
+
+}  // namespace cv::pg

@@ -1,0 +1,344 @@
+// The worker follows pg_cron and pg_net: signal handlers, a WaitLatch loop
+// that exits on postmaster death, CHECK_FOR_INTERRUPTS, a memory context reset
+// on every turn, and a name in pg_stat_activity. It only ever runs the
+// extension's own, schema-qualified SQL with search_path pinned.
+#include "pg/core_first.h"
+#include "core/batch_protocol.h"
+#include "core/cache_rules.h"
+#include "core/error.h"
+#include "core/observation.h"
+#include "core/options.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pg/cache_table.h"
+#include "pg/catalog.h"
+#include "pg/recorder.h"
+#include "pg/result_row.h"
+#include "pg/guard.h"
+#include "pg/owner_scope.h"
+#include "pg/shared_state.h"
+#include "pg/spi.h"
+#include "pg/worker.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace cv::pg {
+
+namespace {
+
+int idle_timeout_ms = 2000;
+int queue_index = -1;
+
+constexpr const char* kSetAsideSql =
+    "INSERT INTO contractor_verify.unrecorded_answers"
+    " (reason, server_name, role_name, api_url, answers, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
+SPIPlanPtr set_aside_plan = nullptr;
+
+// Errors that another attempt may not meet again.
+bool transient(int sqlerrcode) {
+    return sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+           sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED || sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
+struct Message {
+    RecordingTarget target;
+    std::vector<core::Observation> observations;
+};
+
+Message parse(const std::string& text) {
+    const nlohmann::json doc = nlohmann::json::parse(text);
+    Message m;
+    m.target.server_name = doc.at("server_name").get<std::string>();
+    m.target.role_name = doc.at("role_name").get<std::string>();
+    m.target.api_url = doc.at("api_url").get<std::string>();
+    m.target.api_key_id = doc.at("api_key_id").get<std::string>();
+    for (const auto& o : doc.at("observations")) m.observations.push_back(core::Observation::from_json(o));
+    return m;
+}
+
+void begin() {
+    pg_call([] {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pgstat_report_activity(STATE_RUNNING, "recording answers");
+    });
+}
+
+void commit() {
+    pg_call([] {
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+        pgstat_report_activity(STATE_IDLE, nullptr);
+    });
+}
+
+void abort_transaction() noexcept {
+    AbortCurrentTransaction();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+std::string describe(std::exception_ptr ep, int& sqlerrcode) {
+    sqlerrcode = 0;
+    try {
+        std::rethrow_exception(ep);
+    } catch (const PgError& e) {
+        sqlerrcode = e.edata()->sqlerrcode;
+        return e.what();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "unknown error";
+}
+
+// Records one message in a transaction of its own; the error when it cannot.
+std::optional<std::string> record(const Message& m) {
+    for (int attempt = 1;; ++attempt) {
+        std::exception_ptr failure;
+        try {
+            begin();
+            {
+                const ExtensionCatalog& catalog = extension_catalog();
+                CacheReader reader(catalog);
+                ChunkRecording recording(reader, m.target.api_url, m.observations);
+                recording.write(catalog, m.target);
+            }
+            commit();
+            return std::nullopt;
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        abort_transaction();
+        int code = 0;
+        std::string error = describe(failure, code);
+        if (!transient(code) || attempt >= 3) return error;
+        pg_usleep(100000L * attempt);
+    }
+}
+
+// Keeps a message that cannot be recorded where a person can look at it.
+bool set_aside(const std::string& text, const Message* m, const std::string& reason) {
+    try {
+        begin();
+        const ExtensionCatalog& catalog = extension_catalog();
+        with_owner_spi(catalog.owner, [&] {
+            Oid types[6] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, INT4OID, BYTEAOID};
+            SPIPlanPtr plan = kept_plan(set_aside_plan, kSetAsideSql, 6, types);
+            Datum values[6];
+            char nulls[6] = {' ', 'n', 'n', 'n', ' ', ' '};
+            values[0] = utf8_text(reason);
+            int answers = 0;
+            if (m != nullptr) {
+                values[1] = utf8_text(m->target.server_name);
+                values[2] = pg_value([&] {
+                    return DirectFunctionCall1(namein, CStringGetDatum(m->target.role_name.c_str()));
+                });
+                values[3] = utf8_text(m->target.api_url);
+                nulls[1] = nulls[2] = nulls[3] = ' ';
+                for (const auto& o : m->observations) answers += o.attempt_only ? 0 : 1;
+            }
+            values[4] = Int32GetDatum(answers);
+            values[5] = pg_value([&] {
+                bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + text.size()));
+                SET_VARSIZE(b, VARHDRSZ + text.size());
+                std::memcpy(VARDATA(b), text.data(), text.size());
+                return PointerGetDatum(b);
+            });
+            pg_call([&] {
+                if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+                    elog(ERROR, "contractor_verify: could not set answers aside");
+            });
+        });
+        commit();
+        pg_call([&] {
+            ereport(WARNING, (errmsg("contractor_verify could not record %d answers and set them aside "
+                                     "in contractor_verify.unrecorded_answers: %s",
+                                     m ? static_cast<int>(m->observations.size()) : 0, reason.c_str())));
+        });
+        return true;
+    } catch (...) {
+        abort_transaction();
+        return false;
+    }
+}
+
+void handle(const RecorderEntry& entry) {
+    std::string text;
+    bool found = false;
+    pg_call([&] {
+        dsm_segment* seg = dsm_attach(entry.handle);
+        if (seg == nullptr) return;
+        const char* p = static_cast<const char*>(dsm_segment_address(seg));
+        Size n = 0;
+        std::memcpy(&n, p, sizeof n);
+        text.assign(p + sizeof n, n);
+        dsm_detach(seg);
+        found = true;
+    });
+    if (!found) {
+        pg_call([] { ereport(LOG, (errmsg("contractor_verify worker: a queued message vanished"))); });
+        return;
+    }
+    std::optional<std::string> error;
+    std::optional<Message> message;
+    try {
+        message = parse(text);
+    } catch (const std::exception& e) {
+        error = std::string("unreadable message: ") + e.what();
+    }
+    if (message) error = record(*message);
+    if (error && !set_aside(text, message ? &*message : nullptr, *error))
+        pg_call([&] {
+            ereport(LOG, (errmsg("contractor_verify worker dropped a message it could neither record nor "
+                                 "set aside: %s", error->c_str())));
+        });
+    pg_call([&] { dsm_unpin_segment(entry.handle); });
+}
+
+void detach_from_queue(int, Datum) {
+    SharedState* s = shared_state();
+    if (s == nullptr || queue_index < 0) return;
+    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+    RecorderQueue& q = s->recorders[queue_index];
+    if (q.worker_pid == MyProcPid) {
+        q.worker_pid = 0;
+        q.worker_latch = nullptr;
+        if (q.count == 0) q.database = InvalidOid;
+    }
+    LWLockRelease(s->recorder_lock);
+    ConditionVariableBroadcast(&s->settled);
+}
+
+void run(int index, const WorkerStartArgs& args) {
+    SharedState* s = shared_state();
+    RecorderQueue& q = s->recorders[index];
+    bool mine = false;
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        if (q.database == args.database && (q.worker_pid == 0 || q.worker_pid == MyProcPid)) {
+            q.worker_pid = MyProcPid;
+            q.worker_latch = MyLatch;
+            q.starting = false;
+            mine = true;
+        }
+        LWLockRelease(s->recorder_lock);
+    });
+    if (!mine) return;  // another worker serves this database
+    queue_index = index;
+    before_shmem_exit(detach_from_queue, 0);
+
+    MemoryContext turn = nullptr;
+    pg_call([&] {
+        turn = AllocSetContextCreate(TopMemoryContext, "contractor_verify worker turn",
+                                     ALLOCSET_DEFAULT_SIZES);
+    });
+    TimestampTz last_work = 0;
+    pg_call([&] { last_work = GetCurrentTimestamp(); });
+    for (;;) {
+        bool have = false, leave = false;
+        RecorderEntry entry{};
+        pg_call([&] {
+            CHECK_FOR_INTERRUPTS();
+            if (ConfigReloadPending) {
+                ConfigReloadPending = false;
+                ProcessConfigFile(PGC_SIGHUP);
+            }
+            MemoryContextReset(turn);
+            MemoryContextSwitchTo(turn);
+            LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+            if (q.count > 0) {
+                have = true;
+                entry = q.ring[q.head];
+            } else if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms)) {
+                // Idle: leave, so the database can be dropped; a backend with
+                // answers to record starts a new worker.
+                q.worker_pid = 0;
+                q.worker_latch = nullptr;
+                q.database = InvalidOid;
+                leave = true;
+            }
+            LWLockRelease(s->recorder_lock);
+        });
+        if (leave) return;
+        if (!have) {
+            pg_call([] {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500,
+                                PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+            });
+            continue;
+        }
+        handle(entry);
+        pg_call([&] {
+            LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+            if (q.count > 0 && q.ring[q.head].ticket == entry.ticket) {
+                q.head = (q.head + 1) % kRecorderRing;
+                --q.count;
+                q.done_ticket = entry.ticket;
+            }
+            LWLockRelease(s->recorder_lock);
+            ConditionVariableBroadcast(&s->settled);
+            last_work = GetCurrentTimestamp();
+        });
+    }
+}
+
+}  // namespace
+
+void worker_settings_init() {
+    DefineCustomIntVariable(
+        "contractor_verify.worker_idle_timeout",
+        "How long a database's contractor_verify worker waits for work before it exits.",
+        "A backend starts a new one when it has answers to record. While a worker runs, "
+        "DROP DATABASE waits for it (or use DROP DATABASE ... WITH (FORCE)).",
+        &idle_timeout_ms, 2000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+}
+
+}  // namespace cv::pg
+
+void cv_worker_main(Datum arg) {
+    const int index = DatumGetInt32(arg);
+    cv::pg::WorkerStartArgs args;
+    std::memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof args);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
+    pgstat_report_appname("contractor_verify worker");
+    SetConfigOption("search_path", cv::pg::kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION);
+    if (cv::pg::shared_state() == nullptr || index < 0 || index >= cv::pg::kRecorderDatabases)
+        proc_exit(1);
+    cv::pg::CapturedError err;
+    try {
+        cv::pg::run(index, args);
+    } catch (...) {
+        cv::pg::capture_exception(err, std::current_exception());
+    }
+    if (err.set) cv::pg::raise_captured(err);  // FATAL for a worker: it exits, a backend starts another
+    proc_exit(0);
+}
