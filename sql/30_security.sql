@@ -8,6 +8,7 @@ CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
   OPTIONS (url :'sim_url', calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
 
+DROP ROLE IF EXISTS regress_cv_mallory;
 CREATE ROLE regress_cv_mallory LOGIN;
 GRANT USAGE ON FOREIGN SERVER cv_sim TO regress_cv_mallory;
 CREATE USER MAPPING FOR regress_cv_mallory SERVER cv_sim OPTIONS (api_key :'sim_key');
@@ -85,6 +86,10 @@ SELECT count(*) >= 0 AS progress_readable FROM contractor_verify.batch_progress;
 SELECT contractor_verify.canonical_url('HTTP://Example.COM:80/v1/') AS canonical;
 SELECT pg_temp.sqlstate_of('DELETE FROM contractor_verify.license_cache') AS delete_cache;
 
+-- Mallory's swapped-in temporary objects go with her.
+DROP VIEW pg_temp.cv_batch_roster, pg_temp.cv_batch_lookups;
+DROP TABLE pg_temp.cv_batch_results;
+DROP FUNCTION pg_temp.normalize_input(text, text, text);
 RESET search_path;
 RESET ROLE;
 -- Mallory's shadows and swaps ran (as mallory); nothing of mallory's ran as
