@@ -17,6 +17,15 @@ SELECT code, message FROM pg_temp.error_of($$SELECT cv_verify('CA', E'\uFEFF1052
 SELECT code, message FROM pg_temp.error_of($$SELECT cv_verify_by_name('WA', E'Acme\u200BRoofing')$$);
 SELECT id, error_code, error_message FROM cv_verify_batch($$VALUES
     ('nel', 'CA', E'1052\u0085183'), ('zwsp', 'CA', E'1052\u200B183'), ('ls', 'CA', E'1052183\u2028')$$);
+-- A name with no letters or digits, and JSON values that are not strings or
+-- numbers, are refused too.
+SELECT code, message FROM pg_temp.error_of($$SELECT cv_verify_by_name('WA', '(((...)))')$$);
+SELECT id, error_code, error_message FROM cv_verify_batch('[
+    {"id": "obj", "state": "CA", "license_number": {"x": [1, 2]}},
+    {"id": "bool", "state": "CA", "license_number": true},
+    {"id": "arr", "state": ["CA"], "license_number": "1052183"},
+    {"id": 7, "state": "CA", "license_number": 1052190}]'::jsonb);
+-- (the one call is the last row's, a valid one)
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 

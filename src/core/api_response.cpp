@@ -58,7 +58,34 @@ void scrub(json& j) {
 
 }  // namespace
 
+// Deeper nesting than any record needs: refused before parsing, so no
+// recursion (parsing, scrubbing, printing, storing as jsonb) can exhaust a stack.
+constexpr int kMaxJsonDepth = 64;
+
+bool too_deep(const std::string& body) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : body) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > kMaxJsonDepth) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
 json parse_body(const std::string& body) {
+    if (too_deep(body)) return json(json::value_t::discarded);
     json parsed = json::parse(body, nullptr, false);
     if (!parsed.is_discarded()) scrub(parsed);
     return parsed;

@@ -41,7 +41,7 @@ Interpretation interpret_single(const HttpResponse& response, const LookupTarget
 // Parses a response body. A NUL character in any string or key (a "\u0000"
 // escape) becomes U+FFFD: no text or jsonb value can hold it, and one such
 // answer must never stop its chunk from being recorded. Discarded (not
-// throwing) when the body is not JSON.
+// throwing) when the body is not JSON or nests deeper than 64 levels.
 nlohmann::json parse_body(const std::string& body);
 
 // The body kept in history for a non-JSON or unparseable response.

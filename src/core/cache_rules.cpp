@@ -19,6 +19,10 @@ CacheHead answer_head(const Observation& o) {
     h.outcome = o.outcome;
     h.fetched_at_ms = o.observed_at_ms;
     h.expires_at_ms = o.observed_at_ms + o.ttl_ms.value_or(0);
+    if (o.verified() && o.record) {
+        h.license_status = o.record->license_status;
+        h.has_disciplinary_actions = o.record->has_disciplinary_actions();
+    }
     h.attempt.last_attempt_at_ms = o.observed_at_ms;
     if (!o.verified()) {
         h.attempt.last_error_code = o.outcome;
@@ -33,8 +37,17 @@ CacheHead answer_head(const Observation& o) {
 
 }  // namespace
 
+// The reading server's TTL for the answer a row holds.
+std::int64_t reader_ttl_ms(const CacheHead& head, const ServerSettings& s) {
+    if (head.outcome == outcome::kVerified) {
+        const bool clean = head.license_status == "ACTIVE" && !head.has_disciplinary_actions;
+        return (clean ? s.cache_ttl : s.cache_ttl_flagged).count();
+    }
+    return s.cache_ttl_not_found.count();
+}
+
 CacheVerdict classify_cached(const CacheHead& head, std::int64_t now_ms,
-                             std::optional<std::int64_t> max_age_ms,
+                             const ServerSettings& reader, std::optional<std::int64_t> max_age_ms,
                              std::optional<std::int64_t> answered_since_ms) {
     if (!head.exists) return CacheVerdict::Miss;
     if (answered_since_ms) {
@@ -47,7 +60,8 @@ CacheVerdict classify_cached(const CacheHead& head, std::int64_t now_ms,
             return CacheVerdict::TimeoutPending;
     }
     if (max_age_ms && *max_age_ms <= 0) return CacheVerdict::Miss;
-    if (head.answered() && head.expires_at_ms && *head.expires_at_ms > now_ms &&
+    if (head.answered() && head.expires_at_ms && *head.expires_at_ms > now_ms && head.fetched_at_ms &&
+        *head.fetched_at_ms + reader_ttl_ms(head, reader) > now_ms &&
         (!max_age_ms || (head.fetched_at_ms && *head.fetched_at_ms > now_ms - *max_age_ms)))
         return CacheVerdict::Fresh;
     if (head.attempt.last_error_code == outcome::kStateTimeout && head.attempt.next_attempt_at_ms &&

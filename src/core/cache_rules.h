@@ -2,6 +2,7 @@
 #include "core/no_postgres.h"
 
 #include "core/observation.h"
+#include "core/options.h"
 
 #include <cstdint>
 #include <optional>
@@ -26,7 +27,9 @@ struct CacheHead {
     bool exists = false;
     std::string outcome;  // VERIFIED, NOT_FOUND, INVALID_STATE_FORMAT; empty while every attempt failed
     std::optional<std::int64_t> fetched_at_ms;  // when the API gave the answer
-    std::optional<std::int64_t> expires_at_ms;  // fresh until then
+    std::optional<std::int64_t> expires_at_ms;  // fresh until then, as its writer's server said
+    std::string license_status;                 // of a verified record
+    bool has_disciplinary_actions = false;
     AttemptState attempt;
 
     bool answered() const { return !outcome.empty(); }
@@ -44,8 +47,12 @@ enum class CacheVerdict {
 // due unless max_age is 0. answered_since_ms: an answer (or a timeout) that
 // arrived after this moment serves whatever max_age says -- the lookup
 // waited for another session buying it.
+//
+// A row is fresh while both its own expiry (its writer's TTL) and the reading
+// server's TTL for such an answer allow: whoever writes a row cannot make
+// anyone else trust it longer than they would.
 CacheVerdict classify_cached(const CacheHead& head, std::int64_t now_ms,
-                             std::optional<std::int64_t> max_age_ms,
+                             const ServerSettings& reader, std::optional<std::int64_t> max_age_ms,
                              std::optional<std::int64_t> answered_since_ms = std::nullopt);
 
 // The cache key an observation is recorded under: the requested, normalized

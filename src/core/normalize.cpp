@@ -294,6 +294,9 @@ std::string normalize_lookup_name(const std::string& name) {
         throw Error(ErrorKind::InvalidParameter,
                     "business name is too long (" + std::to_string(chars) +
                         " characters; at most " + std::to_string(kMaxNameLength) + ")");
+    if (business_name_key(value).empty())
+        throw Error(ErrorKind::InvalidParameter, "business name has no letters or digits",
+                    "Pass the name on file with the state board, or look up by license number.");
     return value;
 }
 

@@ -130,7 +130,7 @@ private:
         }
         cv::pg::CachedRow row;
         storage_.reader().probe(ctx_.settings.url, item.state, item.license_number, row);
-        const auto verdict = cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age_,
+        const auto verdict = cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx_.settings, max_age_,
                                                        storage_.started_ms());
         if (verdict == cv::core::CacheVerdict::Miss) return false;
         results_.put(std::stoull(item.lookup_id) - 1, builder_.cached(row, verdict));
@@ -208,7 +208,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
             }
             if (!item.license_number.empty()) {
                 storage.reader().probe(ctx.settings.url, item.state, item.license_number, row);
-                const auto verdict = cv::core::classify_cached(row.head(), now, max_age);
+                const auto verdict = cv::core::classify_cached(row.head(), now, ctx.settings, max_age);
                 if (verdict != cv::core::CacheVerdict::Miss) {
                     results.put(i, builder.cached(row, verdict));
                     ++cached_lookups;

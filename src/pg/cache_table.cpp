@@ -52,6 +52,9 @@ core::CacheHead CachedRow::head() const {
     };
     h.fetched_at_ms = ms(kCacheFetchedAt);
     h.expires_at_ms = ms(kCacheExpiresAt);
+    h.license_status = str(kCacheLicenseStatus);
+    h.has_disciplinary_actions =
+        !nulls[kCacheHasDisciplinaryActions] && DatumGetBool(values[kCacheHasDisciplinaryActions]);
     h.attempt.last_attempt_at_ms = ms(kCacheLastAttemptAt);
     h.attempt.last_error_code = str(kCacheLastErrorCode);
     h.attempt.last_error_message = str(kCacheLastErrorMessage);

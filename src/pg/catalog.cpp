@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
+#include "mb/pg_wchar.h"
 #include "commands/extension.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -118,6 +119,10 @@ const ExtensionCatalog& extension_catalog() {
     if (!OidIsValid(c.extension))
         throw Error(ErrorKind::MissingConfig, "extension \"contractor_verify\" is not installed in this database",
                     "Run CREATE EXTENSION contractor_verify;");
+    if (GetDatabaseEncoding() != PG_UTF8)
+        throw Error(ErrorKind::MissingConfig, "contractor_verify needs a database in the UTF8 encoding",
+                    "The API's answers are UTF-8 and are kept as they came; create the database "
+                    "WITH ENCODING 'UTF8'.");
     if (version == nullptr || std::strcmp(version, core::kExtensionVersion) != 0)
         throw Error(ErrorKind::MissingConfig,
                     std::string("the SQL objects of contractor_verify are version ") +

@@ -41,9 +41,15 @@ constexpr int kFetch = 1000;
 enum { kId, kState, kLicense, kLookup, kError, kColumns };
 
 // A JSON value as the text `->>` would give; NULL for JSON null or absent.
-char* json_text(JsonbContainer* obj, const char* key) {
+// With `scalar_only`, an object, array or boolean sets *wrong_type instead:
+// a state, license number or name is a string or a number.
+char* json_text(JsonbContainer* obj, const char* key, bool scalar_only, bool* wrong_type) {
     JsonbValue* v = getKeyJsonValueFromContainer(obj, key, static_cast<int>(strlen(key)), nullptr);
     if (v == nullptr) return nullptr;
+    if (scalar_only && v->type != jbvString && v->type != jbvNumeric && v->type != jbvNull) {
+        *wrong_type = true;
+        return nullptr;
+    }
     switch (v->type) {
         case jbvNull:
             return nullptr;
@@ -231,6 +237,7 @@ void Roster::load_json(Datum roster) {
         struct Element {
             char* fields[4];
             bool object;
+            int wrong_field;  // -1: none
         };
         Element* elements = nullptr;
         int n = 0;
@@ -251,7 +258,12 @@ void Roster::load_json(Datum roster) {
                 e.object = v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data);
                 if (!e.object) continue;
                 const char* keys[4] = {"id", "state", "license_number", "name"};
-                for (int k = 0; k < 4; ++k) e.fields[k] = json_text(v.val.binary.data, keys[k]);
+                e.wrong_field = -1;
+                for (int k = 0; k < 4; ++k) {
+                    bool wrong = false;
+                    e.fields[k] = json_text(v.val.binary.data, keys[k], k > 0, &wrong);
+                    if (wrong && e.wrong_field < 0) e.wrong_field = k;
+                }
             }
             MemoryContextSwitchTo(old);
         });
@@ -259,9 +271,13 @@ void Roster::load_json(Datum roster) {
             throw_if_interrupted();
             ++ordinal;
             const Element& e = elements[i];
-            const std::string error =
-                e.object ? "" : "roster element " + std::to_string(ordinal) + " is not a JSON object";
-            add(e.fields[0], e.fields[1], e.fields[2], e.fields[3], e.object ? nullptr : error.c_str());
+            static const char* const kNames[4] = {"id", "state", "license_number", "name"};
+            std::string error;
+            if (!e.object)
+                error = "roster element " + std::to_string(ordinal) + " is not a JSON object";
+            else if (e.wrong_field >= 0)
+                error = std::string(kNames[e.wrong_field]) + " must be a JSON string or number";
+            add(e.fields[0], e.fields[1], e.fields[2], e.fields[3], error.empty() ? nullptr : error.c_str());
         }
         if (done) break;
     }

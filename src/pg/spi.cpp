@@ -14,6 +14,15 @@ extern "C" {
 
 namespace cv::pg {
 
+void hide_internal_query(const PgError& e) noexcept {
+    ErrorData* d = e.edata();
+    if (d == nullptr) return;
+    d->context = nullptr;
+    d->internalquery = nullptr;
+    d->internalpos = 0;
+    d->cursorpos = 0;
+}
+
 ArrayBuilder::ArrayBuilder(Oid element_type) : type_(element_type) {}
 
 void ArrayBuilder::push_text(const std::string& s) {

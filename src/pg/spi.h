@@ -58,12 +58,21 @@ std::uint64_t execute(const std::string& sql, int nargs = 0, Oid* types = nullpt
 void spi_connect();
 void spi_finish();
 
+// An error from the extension's own SQL reaches the caller without the
+// statement's text (nothing the caller needs, and nothing to learn from).
+void hide_internal_query(const PgError& e) noexcept;
+
 template <typename F>
 void with_owner_spi(Oid owner, F&& f) {
     OwnerScope as_owner(owner);
-    spi_connect();
-    f();
-    spi_finish();
+    try {
+        spi_connect();
+        f();
+        spi_finish();
+    } catch (const PgError& e) {
+        hide_internal_query(e);
+        throw;
+    }
 }
 
 }  // namespace cv::pg

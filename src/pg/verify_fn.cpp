@@ -72,7 +72,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
             storage.reader().refresh();
             storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
             const auto verdict =
-                cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age, since);
+                cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx.settings, max_age, since);
             if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
             since = storage.started_ms();
             if (storage.claims().claim(target.state, target.license_number) !=
@@ -81,7 +81,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
                 storage.reader().refresh();
                 storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
                 const auto now_verdict =
-                    cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), max_age, since);
+                    cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx.settings, max_age, since);
                 if (now_verdict != cv::core::CacheVerdict::Miss) return results.cached(row, now_verdict);
                 break;
             }

@@ -5,6 +5,17 @@
 -- pg_catalog.
 \echo Use "CREATE EXTENSION contractor_verify" to load this file. \quit
 
+-- The API's answers are UTF-8 and are kept as they came.
+DO $$
+BEGIN
+    IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+        RAISE EXCEPTION 'contractor_verify needs a database in the UTF8 encoding, not %',
+                        pg_catalog.getdatabaseencoding()
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the database WITH ENCODING ''UTF8'' (and a matching locale).';
+    END IF;
+END $$;
+
 CREATE FUNCTION @extschema@.contractor_verify_fdw_handler()
 RETURNS fdw_handler
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT;

@@ -63,3 +63,12 @@ assert_eq "cv_e2e_alice,300" "$mine" "alice's own view from another session"
 wait "$alice"
 assert_eq "300" "$(cat /tmp/cv_e2e_alice.out)" "alice's batch rows"
 rm -f /tmp/cv_e2e_alice.out
+
+# A database in another encoding than UTF8 is refused at CREATE EXTENSION
+# with a hint, instead of failing later on an answer it cannot hold.
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_latin1" -c "CREATE DATABASE cv_e2e_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+out=$(psql -X -q -d cv_e2e_latin1 -c "CREATE EXTENSION contractor_verify" 2>&1 || true)
+psql -X -q -d postgres -c "DROP DATABASE cv_e2e_latin1" >/dev/null
+echo "$out" | grep -q "needs a database in the UTF8 encoding, not LATIN1" || fail "a LATIN1 database was not refused: $out"
+echo "$out" | grep -q "HINT:  Create the database WITH ENCODING 'UTF8'" || fail "no hint: $out"
+pass "a LATIN1 database is refused with a hint"

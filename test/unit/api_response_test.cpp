@@ -103,3 +103,14 @@ TEST(ApiResponse, NulEscapesAreReplaced) {
     EXPECT_EQ(j.at("list")[0], "\xEF\xBF\xBD");
     EXPECT_TRUE(parse_body("{not json").is_discarded());
 }
+
+TEST(ApiResponse, DeepNestingIsNotJson) {
+    std::string deep(100000, '[');
+    deep += std::string(100000, ']');
+    EXPECT_TRUE(parse_body(deep).is_discarded());
+    EXPECT_TRUE(parse_body("{\"a\":" + deep + "}").is_discarded());
+    std::string fine = std::string(60, '[') + std::string(60, ']');
+    EXPECT_FALSE(parse_body(fine).is_discarded());
+    // Brackets inside strings do not count.
+    EXPECT_FALSE(parse_body("{\"a\": \"" + std::string(1000, '[') + "\"}").is_discarded());
+}

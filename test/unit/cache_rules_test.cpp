@@ -40,6 +40,9 @@ Observation timeout(std::int64_t at) {
     return o;
 }
 
+// A reading server with the default TTLs (24 h, 4 h, 1 h).
+const ServerSettings kTtls = ServerSettings::from_options({});
+
 CacheUpdate fold(const CacheHead& before, std::vector<Observation>& obs) {
     std::vector<const Observation*> p;
     for (auto& o : obs) p.push_back(&o);
@@ -51,22 +54,22 @@ CacheUpdate fold(const CacheHead& before, std::vector<Observation>& obs) {
 TEST(CacheRules, FreshnessAndMaxAge) {
     std::vector<Observation> obs{verified(1000)};
     const CacheHead row = fold({}, obs).after;
-    EXPECT_EQ(classify_cached(row, 2000, std::nullopt), CacheVerdict::Fresh);
-    EXPECT_EQ(classify_cached(row, 1000 + 24 * kHour, std::nullopt), CacheVerdict::Miss);
-    EXPECT_EQ(classify_cached(row, 2000, 5000), CacheVerdict::Fresh);
-    EXPECT_EQ(classify_cached(row, 7000, 5000), CacheVerdict::Miss);
-    EXPECT_EQ(classify_cached(row, 2000, 0), CacheVerdict::Miss);
-    EXPECT_EQ(classify_cached(CacheHead{}, 2000, std::nullopt), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, std::nullopt), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(row, 1000 + 24 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, 5000), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(row, 7000, kTtls, 5000), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, 0), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(CacheHead{}, 2000, kTtls, std::nullopt), CacheVerdict::Miss);
 }
 
 TEST(CacheRules, StateTimeoutIsNotRetriedBeforeItsTime) {
     std::vector<Observation> obs{timeout(1000)};
     const CacheHead row = fold({}, obs).after;
     EXPECT_FALSE(row.answered());
-    EXPECT_EQ(classify_cached(row, 2000, std::nullopt), CacheVerdict::TimeoutPending);
-    EXPECT_EQ(classify_cached(row, 2000, kHour), CacheVerdict::TimeoutPending);
-    EXPECT_EQ(classify_cached(row, 2000, 0), CacheVerdict::Miss);  // forced
-    EXPECT_EQ(classify_cached(row, 1000 + 5 * kHour, std::nullopt), CacheVerdict::Miss);  // due
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, std::nullopt), CacheVerdict::TimeoutPending);
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, kHour), CacheVerdict::TimeoutPending);
+    EXPECT_EQ(classify_cached(row, 2000, kTtls, 0), CacheVerdict::Miss);  // forced
+    EXPECT_EQ(classify_cached(row, 1000 + 5 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);  // due
 }
 
 TEST(CacheRules, FreshVerifiedDataWinsOverAPendingTimeout) {
@@ -74,9 +77,9 @@ TEST(CacheRules, FreshVerifiedDataWinsOverAPendingTimeout) {
     obs[0].ttl_ms = kHour;
     const CacheUpdate u = fold({}, obs);
     EXPECT_EQ(u.kind, CacheUpdate::Kind::Replace);
-    EXPECT_EQ(classify_cached(u.after, 3000, std::nullopt), CacheVerdict::Fresh);
-    EXPECT_EQ(classify_cached(u.after, 1000 + 2 * kHour, std::nullopt), CacheVerdict::TimeoutPending);
-    EXPECT_EQ(classify_cached(u.after, 2000 + 5 * kHour, std::nullopt), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(u.after, 3000, kTtls, std::nullopt), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(u.after, 1000 + 2 * kHour, kTtls, std::nullopt), CacheVerdict::TimeoutPending);
+    EXPECT_EQ(classify_cached(u.after, 2000 + 5 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);
 }
 
 TEST(CacheRules, KeyIsTheRequestedNumber) {
@@ -180,10 +183,26 @@ TEST(CacheRules, SeveralObservationsFoldInOrder) {
 TEST(CacheRules, AnAnswerBoughtWhileWaitingServesAnyMaxAge) {
     std::vector<Observation> obs{verified(5000)};
     const CacheHead row = fold({}, obs).after;
-    EXPECT_EQ(classify_cached(row, 6000, 0), CacheVerdict::Miss);
-    EXPECT_EQ(classify_cached(row, 6000, 0, 4000), CacheVerdict::Fresh);
-    EXPECT_EQ(classify_cached(row, 6000, 0, 5500), CacheVerdict::Miss);  // older than the wait
-    EXPECT_EQ(classify_cached(row, 6000, 0, 5000), CacheVerdict::Miss);  // the same millisecond
+    EXPECT_EQ(classify_cached(row, 6000, kTtls, 0), CacheVerdict::Miss);
+    EXPECT_EQ(classify_cached(row, 6000, kTtls, 0, 4000), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(row, 6000, kTtls, 0, 5500), CacheVerdict::Miss);  // older than the wait
+    EXPECT_EQ(classify_cached(row, 6000, kTtls, 0, 5000), CacheVerdict::Miss);  // the same millisecond
     std::vector<Observation> t{timeout(5000)};
-    EXPECT_EQ(classify_cached(fold({}, t).after, 6000, 0, 4000), CacheVerdict::TimeoutPending);
+    EXPECT_EQ(classify_cached(fold({}, t).after, 6000, kTtls, 0, 4000), CacheVerdict::TimeoutPending);
+}
+
+TEST(CacheRules, TheReadersTtlBoundsWhatAWriterClaims) {
+    std::vector<Observation> obs{verified(1000)};
+    obs[0].ttl_ms = 365LL * 24 * kHour;  // written through a server with a year's TTL
+    const CacheHead row = fold({}, obs).after;
+    EXPECT_EQ(classify_cached(row, 1000 + 23 * kHour, kTtls, std::nullopt), CacheVerdict::Fresh);
+    EXPECT_EQ(classify_cached(row, 1000 + 25 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);
+    ServerSettings patient = kTtls;
+    patient.cache_ttl = std::chrono::hours(48);
+    EXPECT_EQ(classify_cached(row, 1000 + 25 * kHour, patient, std::nullopt), CacheVerdict::Fresh);
+    // A flagged record: the flagged TTL (4 h).
+    std::vector<Observation> susp{verified(1000)};
+    susp[0].record->license_status = "SUSPENDED";
+    susp[0].ttl_ms = 365LL * 24 * kHour;
+    EXPECT_EQ(classify_cached(fold({}, susp).after, 1000 + 5 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);
 }

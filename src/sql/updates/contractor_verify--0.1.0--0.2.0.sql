@@ -7,6 +7,17 @@
 --     the library; every remaining definition is schema-qualified.
 \echo Use "ALTER EXTENSION contractor_verify UPDATE" to load this file. \quit
 
+-- The API's answers are UTF-8 and are kept as they came.
+DO $$
+BEGIN
+    IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+        RAISE EXCEPTION 'contractor_verify 0.2.0 needs a database in the UTF8 encoding, not %',
+                        pg_catalog.getdatabaseencoding()
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Dump the database and restore it into one created WITH ENCODING ''UTF8''.';
+    END IF;
+END $$;
+
 DROP FUNCTION contractor_verify.record_observations(text, name, jsonb, integer);
 DROP FUNCTION contractor_verify.observations_of(jsonb);
 DROP FUNCTION contractor_verify.fresh_results(text[], text[], text[], interval);
