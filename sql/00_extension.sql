@@ -41,3 +41,7 @@ ALTER FOREIGN DATA WRAPPER contractor_verify OPTIONS (ADD url 'http://x');
 CREATE FOREIGN TABLE ft (a int) SERVER sim OPTIONS (state 'CA');
 
 DROP SERVER sim CASCADE;
+
+-- Settings from postgresql.conf reach the library at server start (the test
+-- cluster sets 20).
+SHOW contractor_verify.max_api_keys;

@@ -36,22 +36,23 @@ std::string string_or(const json& j, const char* key, const std::string& fallbac
     return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
-// One result object for its item.
-Observation answer_for(const LookupItem& item, const json& result, const std::string& batch_id) {
+// Takes the result over (it becomes the observation's raw record).
+Observation answer_for(const LookupItem& item, json&& result, const std::string& batch_id) {
     Observation o = base_observation(item);
     o.http_status = 200;
     o.batch_id = batch_id;
-    o.raw = result;
-    const std::string status = normalize_status(string_or(result, "status", ""));
+    o.raw = std::move(result);
+    const json& raw = o.raw;
+    const std::string status = normalize_status(string_or(raw, "status", ""));
     if (status == "ERROR") {
-        o.outcome = normalize_status(string_or(result, "error_code", "UNKNOWN_ERROR"));
-        o.error_message = string_or(result, "error_message", string_or(result, "detail", ""));
-        auto c = result.find("candidates");
-        if (c != result.end() && c->is_array()) o.candidates = *c;
+        o.outcome = normalize_status(string_or(raw, "error_code", "UNKNOWN_ERROR"));
+        o.error_message = string_or(raw, "error_message", string_or(raw, "detail", ""));
+        auto c = raw.find("candidates");
+        if (c != raw.end() && c->is_array()) o.candidates = *c;
         return o;
     }
     try {
-        o.record = parse_license_record(result, RecordShape::BatchItem, item.state, item.license_number);
+        o.record = parse_license_record(raw, RecordShape::BatchItem, item.state, item.license_number);
         o.outcome = outcome::kVerified;
     } catch (const Error& e) {
         o.record.reset();
@@ -102,7 +103,7 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
         return out;
     }
 
-    const json body = parse_body(r.body);
+    json body = parse_body(r.body);
     auto results = body.is_object() ? body.find("results") : body.end();
     if (body.is_discarded() || !body.is_object() || results == body.end() || !results->is_array()) {
         // A 200 cut short or garbled on the way (a proxy, a dropped connection):
@@ -118,7 +119,7 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
     for (std::size_t i = 0; i < items.size(); ++i) index.emplace(items[i].lookup_id, i);
     std::vector<std::optional<Observation>> answers(items.size());
 
-    for (const auto& result : *results) {
+    for (auto& result : *results) {
         const auto id = result.is_object() ? id_of(result) : std::nullopt;
         auto it = id ? index.find(*id) : index.end();
         if (it == index.end() || answers[it->second]) {
@@ -136,7 +137,7 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
             out.anomalies.push_back(std::move(anomaly));
             continue;
         }
-        answers[it->second] = answer_for(items[it->second], result, out.batch_id);
+        answers[it->second] = answer_for(items[it->second], std::move(result), out.batch_id);
     }
 
     out.answers.reserve(items.size());

@@ -7,10 +7,10 @@ bool Observation::billable() const {
            outcome != "INVALID_INPUT";
 }
 
-nlohmann::json Observation::to_json() const {
+nlohmann::json Observation::to_json(bool with_raw) const {
     using nlohmann::json;
     auto opt = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
-    return {{"id", id},
+    nlohmann::json j = {{"id", id},
             {"state", state},
             {"license_number", license_number},
             {"name", name},
@@ -19,7 +19,6 @@ nlohmann::json Observation::to_json() const {
             {"error_message", error_message},
             {"candidates", candidates},
             {"record", record ? record->to_json() : json(nullptr)},
-            {"raw", raw},
             {"observed_at_ms", observed_at_ms},
             {"ttl_ms", opt(ttl_ms)},
             {"retry_at_ms", opt(retry_at_ms)},
@@ -27,6 +26,8 @@ nlohmann::json Observation::to_json() const {
             {"request_kind", request_kind},
             {"attempt_only", attempt_only},
             {"charged_lookups", charged_lookups}};
+    if (with_raw) j["raw"] = raw;
+    return j;
 }
 
 Observation Observation::from_json(const nlohmann::json& j) {

@@ -54,7 +54,8 @@ struct Observation {
 
     // Every field, for handing observations to another process (the worker
     // that records them); from_json reads it back.
-    nlohmann::json to_json() const;
+    // Without `with_raw`, the raw record is left out (the caller sends it another way).
+    nlohmann::json to_json(bool with_raw = true) const;
     static Observation from_json(const nlohmann::json& j);
 };
 

@@ -200,11 +200,18 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     {
         cv::pg::CachedRow row;
         const std::int64_t now = cv::pg::unix_now_ms();
+        MemoryContext planning = nullptr;
+        cv::pg::pg_call([&] {
+            planning = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify planning",
+                                             ALLOCSET_DEFAULT_SIZES);
+        });
+        cv::pg::MemoryScope in_planning(planning);
         for (std::size_t i = 0; i < lookups.size(); ++i) {
             const cv::core::LookupItem& item = lookups[i];
             if (i % 1000 == 999) {
                 cv::pg::throw_if_interrupted();
                 storage.reader().refresh();
+                cv::pg::pg_call([&] { MemoryContextReset(planning); });
             }
             if (!item.license_number.empty()) {
                 storage.reader().probe(ctx.settings.url, item.state, item.license_number, row);

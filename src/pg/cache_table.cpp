@@ -69,6 +69,7 @@ core::CacheHead CachedRow::head() const {
 
 CacheReader::CacheReader(const ExtensionCatalog& catalog) : catalog_(catalog) {
     pg_call([&] {
+        home_ = CurrentMemoryContext;
         rows_ = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify cache rows",
                                       ALLOCSET_DEFAULT_SIZES);
         heap_ = table_open(catalog_.cache, AccessShareLock);
@@ -92,8 +93,11 @@ CacheReader::~CacheReader() { end_scan(); }
 
 void CacheReader::begin_scan() {
     pg_call([&] {
+        // In the reader's own memory, whatever context the caller is in now.
+        MemoryContext old = MemoryContextSwitchTo(home_);
         snapshot_ = RegisterSnapshot(GetLatestSnapshot());
         scan_ = index_beginscan(heap_, index_, snapshot_, 3, 0);
+        MemoryContextSwitchTo(old);
     });
 }
 
@@ -136,8 +140,11 @@ void CacheReader::probe(const std::string& api_url, const std::string& state,
             ScanKeyEntryInitialize(&keys[i], 0, static_cast<AttrNumber>(i + 1), BTEqualStrategyNumber,
                                    InvalidOid, index_->rd_indcollation[i], F_TEXTEQ, d);
         }
+        MemoryContextSwitchTo(home_);
         index_rescan(scan_, keys, 3, nullptr, 0);
-        if (index_getnext_slot(scan_, ForwardScanDirection, slot_)) {
+        const bool found_row = index_getnext_slot(scan_, ForwardScanDirection, slot_);
+        MemoryContextSwitchTo(rows_);
+        if (found_row) {
             HeapTuple tuple = ExecCopySlotHeapTuple(slot_);
             Datum all[MaxHeapAttributeNumber];
             bool all_nulls[MaxHeapAttributeNumber];

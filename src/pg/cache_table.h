@@ -60,6 +60,7 @@ private:
     Snapshot snapshot_ = nullptr;
     IndexScanDesc scan_ = nullptr;
     TupleTableSlot* slot_ = nullptr;
+    MemoryContext home_ = nullptr;  // where the scan lives: the context it was made in
     MemoryContext rows_ = nullptr;
     AttrNumber index_to_heap_[3] = {};
 };

@@ -23,4 +23,5 @@ void _PG_init(void) {
     // can have; without it the functions fall back to a per-session limiter,
     // record answers in the caller's transaction, and say so.
     if (process_shared_preload_libraries_in_progress) cv::pg::shared_state_request();
+    cv::pg::reserve_guc_prefix();
 }

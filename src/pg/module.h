@@ -5,6 +5,9 @@ namespace cv::pg {
 // GUCs that pick the server (pg/settings.cpp).
 void settings_init();
 
+// Reserves the contractor_verify.* GUC prefix; called after every definition.
+void reserve_guc_prefix();
+
 // contractor_verify.progress_notice_interval (pg/progress.cpp).
 void progress_settings_init();
 

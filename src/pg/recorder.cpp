@@ -5,6 +5,7 @@
 #include "pg/recorder.h"
 
 #include "pg/guard.h"
+#include "pg/jsonb_build.h"
 #include "pg/result_row.h"
 #include "pg/spi.h"
 
@@ -140,8 +141,13 @@ void run(SPIPlanPtr& slot, const char* sql, std::vector<Oid> types, std::vector<
 }  // namespace
 
 ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
-                               std::vector<Observation> observations)
-    : observations_(std::move(observations)), group_of_(observations_.size(), nullptr) {
+                               std::vector<Observation> observations, std::vector<Datum> raw)
+    : observations_(std::move(observations)), raw_(std::move(raw)), group_of_(observations_.size(), nullptr) {
+    if (raw_.size() != observations_.size()) {
+        raw_.assign(observations_.size(), 0);
+        for (std::size_t i = 0; i < observations_.size(); ++i)
+            if (!observations_[i].raw.is_null()) raw_[i] = json_to_jsonb(observations_[i].raw);
+    }
     for (std::size_t i = 0; i < observations_.size(); ++i) {
         const Observation& o = observations_[i];
         if (o.attempt_only) continue;
@@ -163,6 +169,11 @@ const CacheUpdate& ChunkRecording::update_of(std::size_t i) const {
     return group_of_[i] != nullptr ? group_of_[i]->update : kNoUpdate;
 }
 
+Datum ChunkRecording::answer_raw(const CacheUpdate& u) const {
+    if (u.answer == nullptr) return 0;
+    return raw_[static_cast<std::size_t>(u.answer - observations_.data())];
+}
+
 const CachedRow& ChunkRecording::before_of(std::size_t i) const {
     return group_of_[i] != nullptr ? group_of_[i]->before : kNoRow;
 }
@@ -172,7 +183,8 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
     ArrayBuilder observed(TIMESTAMPTZOID), kind(TEXTOID), caller(TEXTOID), batch(TEXTOID),
         state(TEXTOID), number(TEXTOID), name(TEXTOID), http(INT4OID), outcome(TEXTOID),
         code(TEXTOID), message(TEXTOID), status(TEXTOID), payload(JSONBOID), charged(INT4OID);
-    for (const Observation& o : observations_) {
+    for (std::size_t i = 0; i < observations_.size(); ++i) {
+        const Observation& o = observations_[i];
         observed.push(ts(o.observed_at_ms));
         kind.push_text(o.request_kind);
         caller.push_text(o.id);
@@ -190,10 +202,10 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
         code.push_text(o.verified() ? "" : o.outcome);
         message.push_text(o.error_message);
         status.push_text(o.record ? o.record->license_status : "");
-        if (o.raw.is_null())
+        if (raw_[i] == 0)
             payload.push_null();
         else
-            payload.push(json_to_jsonb(o.raw));
+            payload.push(raw_[i]);
         charged.push(Int32GetDatum(o.charged()));
     }
 
@@ -244,23 +256,28 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
                 r_insurance.push(BoolGetDatum(*rec->insurance_required));
             else
                 r_insurance.push_null();
+            const Datum raw = answer_raw(u);
             if (rec) {
                 r_has_disc.push(BoolGetDatum(rec->has_disciplinary_actions()));
-                r_disc.push(json_to_jsonb(rec->disciplinary_actions));
+                const Datum actions = raw != 0 ? jsonb_member(raw, "disciplinary_actions", JsonKind::Array) : 0;
+                r_disc.push(actions != 0 ? actions : json_to_jsonb(rec->disciplinary_actions));
             } else {
                 r_has_disc.push_null();
                 r_disc.push_null();
             }
-            if (rec && rec->address.is_object())
+            const Datum address = rec && raw != 0 ? jsonb_member(raw, "address", JsonKind::Object) : 0;
+            if (address != 0)
+                r_address.push(address);
+            else if (rec && rec->address.is_object())
                 r_address.push(json_to_jsonb(rec->address));
             else
                 r_address.push_null();
             r_code.push_text(o.verified() ? "" : o.outcome);
             r_message.push_text(o.verified() ? "" : o.error_message);
-            if (o.raw.is_null())
+            if (raw == 0)
                 r_record.push_null();
             else
-                r_record.push(json_to_jsonb(o.raw));
+                r_record.push(raw);
             push_ts(r_fetched, u.after.fetched_at_ms);
             push_ts(r_expires, u.after.expires_at_ms);
             push_ts(r_last, a.last_attempt_at_ms);

@@ -29,8 +29,10 @@ struct RecordingTarget {
 // license they are about, each group folded over its cache row as it is now.
 class ChunkRecording {
 public:
+    // raw: each observation's raw record as jsonb (0 for none) when the
+    // caller has them already; otherwise they are built from the observations.
     ChunkRecording(CacheReader& reader, const std::string& api_url,
-                   std::vector<core::Observation> observations);
+                   std::vector<core::Observation> observations, std::vector<Datum> raw = {});
     ChunkRecording(const ChunkRecording&) = delete;
     ChunkRecording& operator=(const ChunkRecording&) = delete;
 
@@ -40,6 +42,11 @@ public:
     // row before (not found for observations that are not cached).
     const core::CacheUpdate& update_of(std::size_t i) const;
     const CachedRow& before_of(std::size_t i) const;
+
+    // Observation i's raw record as jsonb (0 for none), and that of the
+    // answer an update replaces a row with.
+    Datum raw_of(std::size_t i) const { return raw_[i]; }
+    Datum answer_raw(const core::CacheUpdate& u) const;
 
     // History rows and cache rows, in key order, in the current transaction,
     // as the extension's owner.
@@ -52,6 +59,7 @@ private:
         core::CacheUpdate update;
     };
     std::vector<core::Observation> observations_;
+    std::vector<Datum> raw_;
     std::map<std::pair<std::string, std::string>, Group> groups_;  // (state, license_number)
     std::vector<const Group*> group_of_;                           // per observation; may be null
 };

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pg/guard.h"
+#include "pg/jsonb_build.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -53,14 +54,6 @@ Datum utf8_text(const std::string& s) {
         return PointerGetDatum(converted == s.c_str()
                                    ? cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))
                                    : cstring_to_text(converted));
-    });
-}
-
-Datum json_to_jsonb(const nlohmann::json& j) {
-    const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return pg_value([&] {
-        char* converted = pg_any_to_server(text.c_str(), static_cast<int>(text.size()), PG_UTF8);
-        return DirectFunctionCall1(jsonb_in, CStringGetDatum(converted));
     });
 }
 
@@ -121,15 +114,15 @@ void ResultBuilder::row_data(const CachedRow& row) {
         BoolGetDatum(!row.nulls[kCacheNeedsReview] && DatumGetBool(row.values[kCacheNeedsReview]));
 }
 
-void ResultBuilder::answer_data(const Observation& o, const std::string& license_number) {
+void ResultBuilder::answer_data(const Observation& o, const std::string& license_number, Datum raw) {
     values_[kResState] = utf8_text(o.state);
     nulls_[kResState] = false;
     if (!license_number.empty()) {
         values_[kResLicenseNumber] = utf8_text(license_number);
         nulls_[kResLicenseNumber] = false;
     }
-    if (!o.raw.is_null()) {
-        values_[kResRecord] = json_to_jsonb(o.raw);
+    if (raw != 0) {
+        values_[kResRecord] = raw;
         nulls_[kResRecord] = false;
     }
     values_[kResVerifiedAt] = TimestampTzGetDatum(unix_ms_to_timestamptz(o.observed_at_ms));
@@ -169,10 +162,13 @@ void ResultBuilder::answer_data(const Observation& o, const std::string& license
     }
     values_[kResHasDisciplinaryActions] = BoolGetDatum(r.has_disciplinary_actions());
     nulls_[kResHasDisciplinaryActions] = false;
-    values_[kResDisciplinaryActions] = json_to_jsonb(r.disciplinary_actions);
+    // Read out of the record's jsonb: what the parser kept is what the API sent.
+    const Datum actions = raw != 0 ? jsonb_member(raw, "disciplinary_actions", JsonKind::Array) : 0;
+    values_[kResDisciplinaryActions] = actions != 0 ? actions : json_to_jsonb(r.disciplinary_actions);
     nulls_[kResDisciplinaryActions] = false;
-    if (r.address.is_object()) {
-        values_[kResAddress] = json_to_jsonb(r.address);
+    const Datum address = raw != 0 ? jsonb_member(raw, "address", JsonKind::Object) : 0;
+    if (address != 0 || r.address.is_object()) {
+        values_[kResAddress] = address != 0 ? address : json_to_jsonb(r.address);
         nulls_[kResAddress] = false;
     }
     const bool active = r.license_status == "ACTIVE";
@@ -209,11 +205,12 @@ Datum ResultBuilder::cached(const CachedRow& row, core::CacheVerdict verdict) {
     return form();
 }
 
-Datum ResultBuilder::answered(const Observation& o, const core::CacheUpdate& u, const CachedRow& before) {
+Datum ResultBuilder::answered(const Observation& o, const core::CacheUpdate& u, const CachedRow& before,
+                              Datum answer_raw) {
     clear();
     const bool replaced = u.kind == core::CacheUpdate::Kind::Replace && u.answer != nullptr;
     if (replaced) {
-        answer_data(*u.answer, core::cache_license_number(*u.answer).value_or(o.license_number));
+        answer_data(*u.answer, core::cache_license_number(*u.answer).value_or(o.license_number), answer_raw);
     } else if (before.found) {
         row_data(before);
         if (!u.after.answered()) nulls_[kResVerifiedAt] = true;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "pg/cache_table.h"
+#include "pg/jsonb_build.h"
 #include "pg/pg_headers.h"
 
 extern "C" {
@@ -39,8 +40,9 @@ public:
 
     // An answer just recorded: `update` is what recording does to the row of
     // its license, `before` the row as it was (may be not found).
+    // answer_raw: the jsonb of update.answer's raw record (when it replaces the row).
     Datum answered(const core::Observation& o, const core::CacheUpdate& update,
-                   const CachedRow& before);
+                   const CachedRow& before, Datum answer_raw);
 
     // A row with no answer: only the key and an error (INVALID_INPUT for a
     // roster row that could not be looked up).
@@ -52,7 +54,7 @@ public:
 private:
     void clear();
     void row_data(const CachedRow& row);
-    void answer_data(const core::Observation& o, const std::string& license_number);
+    void answer_data(const core::Observation& o, const std::string& license_number, Datum raw);
     Datum form();
 
     TupleDesc desc_;
@@ -60,8 +62,7 @@ private:
     bool nulls_[kResultColumnCount];
 };
 
-// Datums from UTF-8 (converted to the database encoding).
+// A text Datum from UTF-8 (converted to the database encoding).
 Datum utf8_text(const std::string& s);
-Datum json_to_jsonb(const nlohmann::json& j);
 
 }  // namespace cv::pg

@@ -26,6 +26,11 @@ void settings_init() {
         "A server of the contractor_verify foreign data wrapper; functions taking a server "
         "argument override it.",
         &server_name_guc, "contractor_verify", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
+void reserve_guc_prefix() {
+    // Last, after every subsystem defined its GUCs: placeholders of names not
+    // defined by then (typos) are removed with a WARNING.
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("contractor_verify");
 #else

@@ -9,6 +9,8 @@
 #include "pg/storage.h"
 
 #include "pg/guard.h"
+#include "pg/memory_scope.h"
+#include "pg/recorder_message.h"
 #include "pg/recorder_queue.h"
 #include "pg/runtime.h"
 
@@ -24,17 +26,6 @@ namespace {
 
 constexpr double kMaxAgeYears = 100;
 
-std::string message_of(const RecordingTarget& t, const std::vector<core::Observation>& observations) {
-    nlohmann::json doc = {{"server_name", t.server_name},
-                          {"role_name", t.role_name},
-                          {"api_url", t.api_url},
-                          {"api_key_id", t.api_key_id}};
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& o : observations) list.push_back(o.to_json());
-    doc["observations"] = std::move(list);
-    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace
 
 Storage::Storage(const ServerContext& ctx)
@@ -44,6 +35,10 @@ Storage::Storage(const ServerContext& ctx)
     target_.api_url = ctx.settings.url;
     target_.api_key_id = ctx.api_key_id;
     started_ms_ = unix_now_ms();
+    pg_call([&] {
+        scratch_ = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify chunk",
+                                         ALLOCSET_DEFAULT_SIZES);
+    });
     reader_ = std::make_unique<CacheReader>(catalog_);
 }
 
@@ -82,6 +77,11 @@ void Storage::prepare_to_call(std::int64_t needed) {
 
 void Storage::record(std::vector<core::Observation> observations, ResultBuilder& results,
                      const std::function<void(const core::Observation&, Datum)>& on_result) {
+    // Everything a chunk allocates goes when the next chunk comes; on_result
+    // copies what it keeps.
+    MemoryContext caller = CurrentMemoryContext;
+    pg_call([&] { MemoryContextReset(scratch_); });
+    MemoryScope in_scratch(scratch_);
     reader_->refresh();
     ChunkRecording recording(*reader_, target_.api_url, std::move(observations));
     const auto& recorded_obs = recording.observations();
@@ -89,8 +89,10 @@ void Storage::record(std::vector<core::Observation> observations, ResultBuilder&
     for (std::size_t i = 0; i < recorded_obs.size(); ++i) {
         charged += recorded_obs[i].charged();
         if (recorded_obs[i].attempt_only) continue;
-        on_result(recorded_obs[i],
-                  results.answered(recorded_obs[i], recording.update_of(i), recording.before_of(i)));
+        const Datum result = results.answered(recorded_obs[i], recording.update_of(i), recording.before_of(i),
+                                              recording.answer_raw(recording.update_of(i)));
+        MemoryScope back(caller);
+        on_result(recorded_obs[i], result);
     }
     quota_.charge(charged);
     if (!queued_) {
@@ -98,7 +100,9 @@ void Storage::record(std::vector<core::Observation> observations, ResultBuilder&
         return;
     }
     Waiting w;
-    w.message = message_of(target_, recorded_obs);
+    std::vector<Datum> raw(recorded_obs.size());
+    for (std::size_t i = 0; i < recorded_obs.size(); ++i) raw[i] = recording.raw_of(i);
+    w.message = encode_message(target_, recorded_obs, raw);
     for (const auto& o : recorded_obs)
         if (auto number = core::cache_license_number(o); number && !o.attempt_only)
             w.keys.emplace(o.state, *number);

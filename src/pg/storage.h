@@ -79,6 +79,7 @@ private:
     InflightClaims claims_;
     QuotaReservation quota_;
     std::int64_t started_ms_ = 0;
+    MemoryContext scratch_ = nullptr;  // one chunk's allocations
     bool prepared_ = false;
     bool queued_ = false;  // the worker records; otherwise this transaction does
     std::deque<Waiting> waiting_;

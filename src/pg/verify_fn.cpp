@@ -31,6 +31,7 @@ extern "C" {
 #include "access/xact.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 }
 
 namespace {
@@ -108,7 +109,9 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
 
     Datum answer = 0;
     storage.record(std::move(observations), results,
-                   [&](const cv::core::Observation&, Datum d) { answer = d; });
+                   [&](const cv::core::Observation&, Datum d) {
+                       answer = cv::pg::pg_value([&] { return datumCopy(d, false, -1); });
+                   });
     storage.settle_all();
     if (result.failure) std::rethrow_exception(result.failure);
     if (answer == 0) throw Error(ErrorKind::Internal, "the lookup's result was not recorded");

@@ -18,6 +18,7 @@
 #include "pg/cache_table.h"
 #include "pg/catalog.h"
 #include "pg/recorder.h"
+#include "pg/recorder_message.h"
 #include "pg/result_row.h"
 #include "pg/guard.h"
 #include "pg/owner_scope.h"
@@ -65,22 +66,6 @@ bool transient(int sqlerrcode) {
            sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED || sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 }
 
-struct Message {
-    RecordingTarget target;
-    std::vector<core::Observation> observations;
-};
-
-Message parse(const std::string& text) {
-    const nlohmann::json doc = nlohmann::json::parse(text);
-    Message m;
-    m.target.server_name = doc.at("server_name").get<std::string>();
-    m.target.role_name = doc.at("role_name").get<std::string>();
-    m.target.api_url = doc.at("api_url").get<std::string>();
-    m.target.api_key_id = doc.at("api_key_id").get<std::string>();
-    for (const auto& o : doc.at("observations")) m.observations.push_back(core::Observation::from_json(o));
-    return m;
-}
-
 void begin() {
     pg_call([] {
         SetCurrentStatementStartTimestamp();
@@ -117,7 +102,7 @@ std::string describe(std::exception_ptr ep, int& sqlerrcode) {
 }
 
 // Records one message in a transaction of its own; the error when it cannot.
-std::optional<std::string> record(const Message& m) {
+std::optional<std::string> record(const RecorderMessage& m) {
     for (int attempt = 1;; ++attempt) {
         std::exception_ptr failure;
         try {
@@ -125,7 +110,7 @@ std::optional<std::string> record(const Message& m) {
             {
                 const ExtensionCatalog& catalog = extension_catalog();
                 CacheReader reader(catalog);
-                ChunkRecording recording(reader, m.target.api_url, m.observations);
+                ChunkRecording recording(reader, m.target.api_url, m.observations, m.raw);
                 recording.write(catalog, m.target);
             }
             commit();
@@ -142,7 +127,7 @@ std::optional<std::string> record(const Message& m) {
 }
 
 // Keeps a message that cannot be recorded where a person can look at it.
-bool set_aside(const std::string& text, const Message* m, const std::string& reason) {
+bool set_aside(const std::string& text, const RecorderMessage* m, const std::string& reason) {
     try {
         begin();
         const ExtensionCatalog& catalog = extension_catalog();
@@ -205,14 +190,22 @@ void handle(const RecorderEntry& entry) {
         return;
     }
     std::optional<std::string> error;
-    std::optional<Message> message;
+    std::optional<RecorderMessage> message;
     try {
-        message = parse(text);
+        message = decode_message(text);
     } catch (const std::exception& e) {
         error = std::string("unreadable message: ") + e.what();
     }
     if (message) error = record(*message);
-    if (error && !set_aside(text, message ? &*message : nullptr, *error))
+    // Kept readable: the message as JSON when it could be read, else as it came.
+    std::string kept = text;
+    if (error && message) {
+        try {
+            kept = message_as_json(*message);
+        } catch (...) {
+        }
+    }
+    if (error && !set_aside(kept, message ? &*message : nullptr, *error))
         pg_call([&] {
             ereport(LOG, (errmsg("contractor_verify worker dropped a message it could neither record nor "
                                  "set aside: %s", error->c_str())));

@@ -1,0 +1,34 @@
+// What a backend hands to the worker for one chunk: who asked and through
+// which API, each observation (as JSON, without its raw record) and each raw
+// record as the jsonb the backend already built for its result rows, so the
+// worker parses no record again.
+#pragma once
+
+#include "core/observation.h"
+
+#include <string>
+#include <vector>
+
+#include "pg/pg_headers.h"
+#include "pg/recorder.h"
+
+namespace cv::pg {
+
+struct RecorderMessage {
+    RecordingTarget target;
+    std::vector<core::Observation> observations;
+    std::vector<Datum> raw;  // jsonb per observation, 0 for none
+};
+
+std::string encode_message(const RecordingTarget& target,
+                           const std::vector<core::Observation>& observations,
+                           const std::vector<Datum>& raw);
+
+// The raw jsonb values are palloc'd in the current memory context. Throws
+// Error(Internal) on a message that is not one.
+RecorderMessage decode_message(const std::string& bytes);
+
+// A message as readable JSON (raw records included), for setting it aside.
+std::string message_as_json(const RecorderMessage& m);
+
+}  // namespace cv::pg
