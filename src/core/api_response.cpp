@@ -178,8 +178,14 @@ Interpretation interpret_single(const HttpResponse& r, const LookupTarget& targe
         default:
             return fail(Verdict::Malformed, "unexpected HTTP " + std::to_string(r.status));
     }
-    if (!obs.verified()) {
+    if (!obs.verified() || r.status != 200) {
         obs.outcome = normalize_status(obs.outcome);
+        // An error status naming no error (or "VERIFIED") is still an error.
+        if (obs.outcome.empty() || obs.outcome == outcome::kVerified)
+            obs.outcome = r.status == 404   ? outcome::kNotFound
+                          : r.status == 409 ? outcome::kMultipleCandidates
+                          : r.status == 504 ? outcome::kStateTimeout
+                                            : outcome::kInvalidRequest;
         obs.error_message = string_or(body, "detail", string_or(body, "error_message", ""));
     }
     out.verdict = Verdict::Answer;

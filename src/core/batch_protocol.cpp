@@ -46,6 +46,7 @@ Observation answer_for(const LookupItem& item, json&& result, const std::string&
     const std::string status = normalize_status(string_or(raw, "status", ""));
     if (status == "ERROR") {
         o.outcome = normalize_status(string_or(raw, "error_code", "UNKNOWN_ERROR"));
+        if (o.outcome.empty() || o.outcome == outcome::kVerified) o.outcome = "UNKNOWN_ERROR";
         o.error_message = string_or(raw, "error_message", string_or(raw, "detail", ""));
         auto c = raw.find("candidates");
         if (c != raw.end() && c->is_array()) o.candidates = *c;

@@ -46,6 +46,7 @@ public:
             settle();
         } catch (...) {
             withdraw_in_flight();
+            record_abandoned();
             http_.cancel_all();
             throw;
         }
@@ -117,6 +118,41 @@ private:
                 if (!chunk.request_sent) gate_.unsent(chunk.reservation);
         } catch (...) {
             // The gate's own destructor withdraws what is left.
+        }
+    }
+
+    // On the way out with an error or cancel: a call whose request went out
+    // may have been charged though its answer will never arrive, and the
+    // failed attempts of chunks not yet delivered are history too. Handed to
+    // the sink as attempts (never throws over the error being raised).
+    void record_abandoned() noexcept {
+        try {
+            std::vector<Observation> all;
+            const std::int64_t observed = hooks_.now_ms();
+            auto keep_attempts = [&](Chunk& c) {
+                for (auto& a : c.failed_attempts) all.push_back(std::move(a));
+                c.failed_attempts.clear();
+            };
+            for (auto& [token, chunk] : in_flight_) {
+                keep_attempts(chunk);
+                if (!chunk.request_sent) continue;
+                Observation o;
+                const LookupItem& first = chunk.items.front();
+                o.state = first.state;
+                o.license_number = first.license_number;
+                o.name = first.name;
+                o.outcome = "ABANDONED";
+                o.error_message = "the call was abandoned in flight (a cancel or an error); the API may "
+                                  "have charged its " + std::to_string(chunk.items.size()) + " records";
+                o.observed_at_ms = observed;
+                o.request_kind = "batch";
+                o.attempt_only = true;
+                o.charged_lookups = static_cast<std::int32_t>(chunk.items.size());
+                all.push_back(std::move(o));
+            }
+            for (auto& c : retries_) keep_attempts(c);
+            if (!all.empty()) sink_.record(all);
+        } catch (...) {
         }
     }
 

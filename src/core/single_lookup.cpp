@@ -87,12 +87,36 @@ SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
                 hooks.sleep(std::chrono::milliseconds(std::clamp<std::int64_t>(*later - steady_now(), 1, 200)));
         }
         HttpResponse resp;
+        (void)http.take_sent();  // only this call's send counts below
         try {
             resp = http.perform(req, hooks.should_abort);
-        } catch (...) {
-            // Cancelled mid-call: the gate keeps a call whose request went out.
-            if (gate != nullptr) gate->unsent(admitted);
-            throw;
+        } catch (const Error& e) {
+            // Cancelled mid-call: a request that went out stays counted by the
+            // gate, and may have been charged.
+            std::optional<std::int64_t> sent_at;
+            for (const auto& [token, at] : http.take_sent()) sent_at = at;
+            if (gate != nullptr) {
+                if (sent_at)
+                    gate->sent(admitted, *sent_at);
+                else
+                    gate->unsent(admitted);
+            }
+            if (e.kind() != ErrorKind::Aborted) throw;
+            if (sent_at) {
+                Observation o;
+                o.state = target.state;
+                o.license_number = target.license_number;
+                o.name = target.name;
+                o.outcome = "ABANDONED";
+                o.error_message = "the call was abandoned in flight; the API may have charged it";
+                o.observed_at_ms = hooks.now_ms();
+                o.attempt_only = true;
+                o.charged_lookups = 1;
+                result.failed_attempts.push_back(std::move(o));
+            }
+            result.aborted = true;
+            result.failure = std::current_exception();
+            return result;
         }
         if (gate != nullptr) {
             if (resp.request_sent)

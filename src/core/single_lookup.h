@@ -27,6 +27,7 @@ struct CallHooks {
 struct SingleLookupResult {
     Observation answer;         // unless failure is set
     std::exception_ptr failure;  // the call failed for good: record failed_attempts, then rethrow
+    bool aborted = false;        // failure is a cancel: record, but wait for nothing
     std::vector<Observation> failed_attempts;  // history-only: 5xx, 429, network errors
     int attempts = 0;
 };

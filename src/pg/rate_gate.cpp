@@ -44,8 +44,12 @@ bool idle(ApiKeySlot& slot, std::int64_t now, std::int64_t stale) {
     // within its window (or the key was rejected), no pause, nothing
     // pending, no quota reserved. (The month's count is reloaded from the
     // history when the account comes back.)
-    if (!slot.rejected && (now - slot.last_used_ms <= slot.span_ms || slot.batch_log.paused_until >= now ||
-                           slot.single_log.paused_until >= now))
+    // A slot no call was ever admitted through (a statement refused by the
+    // quota, or only waiting on others) holds nothing worth keeping.
+    const bool never_called = !slot.called && slot.quota_reserved == 0;
+    if (!slot.rejected && !never_called &&
+        (now - slot.last_used_ms <= slot.span_ms || slot.batch_log.paused_until >= now ||
+         slot.single_log.paused_until >= now))
         return false;
     core::expire_stale_pending(slot.batch_log, now, stale);
     core::expire_stale_pending(slot.single_log, now, stale);
@@ -93,6 +97,7 @@ public:
         if (at > now) return core::ask_again_at(l, at, now);
         admitted = core::reserve_start(l, now);
         held_.push_back(admitted);
+        slot.called = true;
         return std::nullopt;
     }
 

@@ -16,6 +16,7 @@ extern "C" {
 #include "storage/dsm.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
@@ -40,6 +41,29 @@ RecorderQueue* queue_of(SharedState* s, bool create) {
     free_slot->database = MyDatabaseId;
     free_slot->done_ticket = s->next_ticket - 1;
     return free_slot;
+}
+
+// Frees the queues of databases that were dropped with answers still queued
+// (DROP DATABASE ... WITH (FORCE) ends their worker): their segments are
+// unpinned, their slots reused. Takes and releases the recorder lock.
+void reclaim_dropped(SharedState* s) {
+    Oid dbs[kRecorderDatabases];
+    LWLockAcquire(s->recorder_lock, LW_SHARED);
+    for (int i = 0; i < kRecorderDatabases; ++i) dbs[i] = s->recorders[i].database;
+    LWLockRelease(s->recorder_lock);
+    bool gone[kRecorderDatabases] = {};
+    for (int i = 0; i < kRecorderDatabases; ++i)
+        gone[i] = OidIsValid(dbs[i]) && !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i]));
+    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+    for (int i = 0; i < kRecorderDatabases; ++i) {
+        RecorderQueue& q = s->recorders[i];
+        if (!gone[i] || q.database != dbs[i] || q.worker_pid != 0) continue;
+        for (int k = 0; k < q.count; ++k) dsm_unpin_segment(q.ring[(q.head + k) % kRecorderRing].handle);
+        q.count = 0;
+        q.database = InvalidOid;
+        q.starting = false;
+    }
+    LWLockRelease(s->recorder_lock);
 }
 
 bool worker_alive(const RecorderQueue& q) {
@@ -74,7 +98,7 @@ bool start_worker(SharedState* s, RecorderQueue& q, Oid owner) {
     return true;
 }
 
-void warn_no_worker() {
+void warn_no_worker(bool no_slot) {
     static bool warned = false;
     if (warned) return;
     warned = true;
@@ -82,7 +106,11 @@ void warn_no_worker() {
             (errmsg("could not start a contractor_verify worker: answers are recorded in the "
                     "caller's transaction"),
              errdetail("A rollback of that transaction discards answers the API charged for."),
-             errhint("Raise max_worker_processes (a server restart is needed).")));
+             no_slot ? errhint("%d databases have a contractor_verify worker at once, the most "
+                               "there can be; wait until one is idle.",
+                               kRecorderDatabases)
+                     : errhint("Raise max_worker_processes (a server restart is needed), and leave "
+                               "room beside max_parallel_workers.")));
 }
 
 }  // namespace
@@ -92,11 +120,17 @@ bool recorder_ready(Oid owner) {
     if (s == nullptr) return false;
     bool ready = false;
     pg_call([&] {
-        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-        RecorderQueue* q = queue_of(s, true);
-        ready = q != nullptr && start_worker(s, *q, owner);
-        LWLockRelease(s->recorder_lock);
-        if (!ready) warn_no_worker();
+        bool no_slot = false;
+        for (int attempt = 0; attempt < 2 && !ready; ++attempt) {
+            if (attempt > 0) reclaim_dropped(s);
+            LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+            RecorderQueue* q = queue_of(s, true);
+            no_slot = q == nullptr;
+            ready = q != nullptr && start_worker(s, *q, owner);
+            LWLockRelease(s->recorder_lock);
+            if (!no_slot) break;
+        }
+        if (!ready) warn_no_worker(no_slot);
     });
     return ready;
 }
@@ -150,6 +184,19 @@ bool recorded(std::uint64_t ticket) {
     }
     LWLockRelease(s->recorder_lock);
     return done;
+}
+
+bool recorder_running() {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    bool running = false;
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_SHARED);
+        RecorderQueue* q = queue_of(s, false);
+        running = q != nullptr && worker_alive(*q);
+        LWLockRelease(s->recorder_lock);
+    });
+    return running;
 }
 
 void wait_for_recording(long timeout_ms, Oid owner) {

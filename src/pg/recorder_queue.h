@@ -23,6 +23,9 @@ std::optional<std::uint64_t> hand_over(const std::string& message, Oid owner);
 // Whether the worker has recorded (or set aside) the message with this ticket.
 bool recorded(std::uint64_t ticket);
 
+// Whether this database's worker is running (or starting).
+bool recorder_running();
+
 // Sleeps until something is recorded or a lookup in flight is released, at
 // most timeout_ms; throws on cancel. Restarts this database's worker if it
 // has gone away with work left.

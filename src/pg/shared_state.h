@@ -36,6 +36,7 @@ struct ApiKeySlot {
     std::int64_t rate_limited;  // 429s seen with this key
     std::int64_t span_ms;       // the longest rate_window + rate_margin it was used with
     bool rejected;              // the API refused the key: reclaim as soon as nothing is pending
+    bool called;                // a call was ever admitted with it
     core::StartLog batch_log;   // batch calls (calls_per_minute); its pause holds everyone
     core::StartLog single_log;  // single lookups (single_calls_per_minute)
     std::int32_t quota_month;   // year * 12 + month the counts are for; 0: not loaded

@@ -67,7 +67,9 @@ InflightClaims::Claim InflightClaims::claim(const std::string& state, const std:
         LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
         bool found = false;
         auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, &found));
-        if (e != nullptr && e->pid != MyProcPid && !stale(*e)) {
+        // Held by another backend, or handed to the worker (by anyone, this
+        // session's earlier statement too) and not recorded yet: wait for it.
+        if (e != nullptr && (e->pid != MyProcPid || e->ticket != 0) && !stale(*e)) {
             result = Claim::Busy;
         } else {
             if (e == nullptr) {
@@ -102,7 +104,7 @@ bool InflightClaims::busy(const std::string& state, const std::string& license_n
     pg_call([&] {
         LWLockAcquire(s->inflight_lock, LW_SHARED);
         auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
-        held = e != nullptr && e->pid != MyProcPid && !stale(*e);
+        held = e != nullptr && (e->pid != MyProcPid || e->ticket != 0) && !stale(*e);
         LWLockRelease(s->inflight_lock);
     });
     return held;

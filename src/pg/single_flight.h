@@ -30,7 +30,8 @@ public:
     };
     Claim claim(const std::string& state, const std::string& license_number);
 
-    // Whether another backend still holds it (not recorded yet).
+    // Whether another backend holds it, or its answer is with the worker and
+    // not recorded yet.
     bool busy(const std::string& state, const std::string& license_number);
 
     // The answer is with the worker as `ticket`: the claim holds until it is recorded.

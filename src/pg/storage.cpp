@@ -44,15 +44,32 @@ Storage::Storage(const ServerContext& ctx)
 
 Storage::~Storage() {
     // An error is unwinding (or the statement is done): answers still
-    // waiting for room in the queue get one more chance.
+    // waiting for room in the queue wait a little longer for it (the worker
+    // drains it), and are never dropped without a word.
+    if (waiting_.empty()) return;
     try {
+        const std::int64_t deadline = unix_now_ms() + 10000;
         while (!waiting_.empty()) {
             auto ticket = hand_over(waiting_.front().message, catalog_.owner);
-            if (!ticket) break;
+            if (!ticket) {
+                if (unix_now_ms() > deadline) break;
+                pg_usleep(10000L);
+                continue;
+            }
             for (const auto& [state, number] : waiting_.front().keys)
                 claims_.handed_over(state, number, *ticket);
             waiting_.pop_front();
         }
+        if (waiting_.empty()) return;
+        std::size_t answers = 0;
+        for (const auto& w : waiting_) answers += w.keys.size();
+        pg_call([&] {
+            ereport(WARNING,
+                    (errmsg("contractor_verify could not hand %zu chunks (%zu answers the API charged "
+                            "for) to the worker: they are not recorded",
+                            waiting_.size(), answers),
+                     errhint("The worker's queue stayed full: see the server log for what holds it up.")));
+        });
     } catch (...) {
     }
 }
@@ -135,7 +152,24 @@ void Storage::wait_settled() {
 }
 
 void Storage::settle_all() {
-    while (unsettled() > 0) wait_settled();
+    std::size_t last = unsettled();
+    std::int64_t since = unix_now_ms();
+    while (last > 0) {
+        wait_settled();
+        const std::size_t now_open = unsettled();
+        if (now_open < last) {
+            last = now_open;
+            since = unix_now_ms();
+        } else if (unix_now_ms() - since > 60000 && !recorder_running()) {
+            // The answers stay queued (a worker that starts later records
+            // them); this statement stops waiting.
+            throw core::Error(core::ErrorKind::Internal,
+                              "the contractor_verify worker has not recorded this statement's answers "
+                              "for a minute and is not running",
+                              "See the server log for why it cannot start (max_worker_processes, the "
+                              "extension owner's role); the answers stay queued until it can.");
+        }
+    }
 }
 
 void Storage::wait_for_other_session() { wait_for_recording(100, catalog_.owner); }

@@ -112,7 +112,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
                    [&](const cv::core::Observation&, Datum d) {
                        answer = cv::pg::pg_value([&] { return datumCopy(d, false, -1); });
                    });
-    storage.settle_all();
+    if (!result.aborted) storage.settle_all();
     if (result.failure) std::rethrow_exception(result.failure);
     if (answer == 0) throw Error(ErrorKind::Internal, "the lookup's result was not recorded");
     return answer;

@@ -30,6 +30,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -321,9 +322,25 @@ void cv_worker_main(Datum arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
+    // Connected as the bootstrap superuser (it always exists and may log in,
+    // whatever the extension's owner may); every statement the worker runs
+    // switches to the owner (with_owner_spi).
+    BackgroundWorkerInitializeConnectionByOid(args.database, BOOTSTRAP_SUPERUSERID, 0);
     pgstat_report_appname("contractor_verify worker");
-    SetConfigOption("search_path", cv::pg::kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION);
+    // The database's and roles' settings do not decide how answers are
+    // recorded: writable transactions, no statement or idle timeouts, a
+    // bounded wait for row locks (a message that keeps waiting is set aside).
+    static const char* const kPinned[][2] = {
+        {"search_path", cv::pg::kPinnedSearchPath},
+        {"default_transaction_read_only", "off"},
+        {"default_transaction_isolation", "read committed"},
+        {"default_transaction_deferrable", "off"},
+        {"statement_timeout", "0"},
+        {"idle_in_transaction_session_timeout", "0"},
+        {"lock_timeout", "5s"},
+        {"session_replication_role", "origin"},
+    };
+    for (const auto& [name, value] : kPinned) SetConfigOption(name, value, PGC_SUSET, PGC_S_OVERRIDE);
     if (cv::pg::shared_state() == nullptr || index < 0 || index >= cv::pg::kRecorderDatabases)
         proc_exit(1);
     cv::pg::CapturedError err;

@@ -63,7 +63,8 @@ pass "answers kept after the cancel: $kept (at least the $done_before that had a
 "$SIMCTL" config latency_ms=0
 q cv_e2e_paid "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (333000 + i)::text FROM generate_series(1, 500) i\$\$)" >/dev/null
 assert_eq "$((500 - kept))" "$(lookups)" "lookups bought on the rerun after the cancel (charged before it: $paid)"
-assert_eq 500 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.verification_history WHERE billable AND license_number::int BETWEEN 333001 AND 333500")" "billable history rows (each answer once)"
+assert_eq 500 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.verification_history WHERE billable AND outcome <> 'ABANDONED' AND license_number::int BETWEEN 333001 AND 333500")" "billable answers in the history (each once)"
+assert_eq "$((paid - kept))" "$(q cv_e2e_paid "SELECT coalesce(sum(charged), 0) FROM contractor_verify.verification_history WHERE outcome = 'ABANDONED' AND license_number::int BETWEEN 333001 AND 333500")" "lookups charged for the call abandoned in flight"
 q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (SET max_concurrent_calls '3')" >/dev/null
 
 # A rollback, of a transaction or of a savepoint, does not un-record answers.
@@ -112,3 +113,31 @@ pass "the WARNING is in the server log"
 assert_eq "f" "$(q cv_e2e_paid "SELECT from_cache FROM cv_verify('CA', '335004')")" "the next lookup works"
 assert_eq "t" "$(q cv_e2e_paid "SELECT from_cache FROM cv_verify('CA', '335004')")" "and is recorded"
 q cv_e2e_paid "ALTER TABLE contractor_verify.verification_history DROP CONSTRAINT cv_e2e_refuse" >/dev/null
+
+# A rerun in the same session waits for an answer its cancelled statement
+# handed over (here the worker is held up by a lock until the rerun waits).
+"$SIMCTL" reset
+psql -X -q -d cv_e2e_paid -c "BEGIN" -c "LOCK TABLE contractor_verify.verification_history IN EXCLUSIVE MODE" -c "SELECT pg_sleep(3.5)" -c "COMMIT" >/dev/null &
+holder=$!
+sleep 0.3
+out=$(psql -X -q -At -d cv_e2e_paid 2>&1 <<'SQL'
+SET statement_timeout = '2s';
+SELECT from_cache FROM cv_verify('CA', '336001');
+SET statement_timeout = 0;
+SELECT 'rerun: ' || from_cache FROM cv_verify('CA', '336001');
+SQL
+)
+wait "$holder"
+echo "$out"
+echo "$out" | grep -q "statement timeout" || fail "the first lookup was not cut short: $out"
+echo "$out" | grep -q "rerun: true" || fail "the rerun did not read the answer it had bought: $out"
+assert_eq 1 "$(lookups)" "lookups of a license cancelled and rerun in the same session"
+
+# The database's own settings (here: read-only transactions by default) do
+# not decide whether the worker can record.
+"$SIMCTL" reset
+q cv_e2e_paid "ALTER DATABASE cv_e2e_paid SET default_transaction_read_only = on" >/dev/null
+out=$(psql -X -q -At -d cv_e2e_paid -c "SET default_transaction_read_only = off" -c "SELECT from_cache FROM cv_verify('CA', '336002')")
+assert_eq "f" "$out" "a lookup in a database read-only by default"
+q postgres "ALTER DATABASE cv_e2e_paid RESET default_transaction_read_only" >/dev/null
+assert_eq 1 "$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = '336002'")" "its answer recorded by the worker"

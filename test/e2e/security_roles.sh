@@ -72,3 +72,30 @@ psql -X -q -d postgres -c "DROP DATABASE cv_e2e_latin1" >/dev/null
 echo "$out" | grep -q "needs a database in the UTF8 encoding, not LATIN1" || fail "a LATIN1 database was not refused: $out"
 echo "$out" | grep -q "HINT:  Create the database WITH ENCODING 'UTF8'" || fail "no hint: $out"
 pass "a LATIN1 database is refused with a hint"
+
+# A statement the quota refuses holds no place in the limiter's table of API
+# accounts: cycling through more junk keys than it has places locks nobody out.
+psql -X -q -v ON_ERROR_STOP=1 -d cv_e2e_schema >/dev/null <<SQL
+CREATE SERVER cv_junk FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL', monthly_lookup_quota '10');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_junk OPTIONS (api_key 'junk0');
+SQL
+for i in $(seq 1 25); do
+  psql -X -q -d cv_e2e_schema -c "ALTER USER MAPPING FOR CURRENT_USER SERVER cv_junk OPTIONS (SET api_key 'junk$i')" \
+    -c "SELECT count(*) FROM cv.cv_verify_batch(\$\$SELECT i::text, 'CA', (720000 + i)::text FROM generate_series(1, 11) i\$\$, server => 'cv_junk')" >/dev/null 2>&1 || true
+done
+assert_eq "f" "$(run "SELECT from_cache FROM cv.cv_verify('CA', '720500')")" "a lookup with a working key after 25 refused junk keys"
+
+# An extension owner that may not log in (the worker connects as the
+# bootstrap superuser and acts as the owner).
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_nologin" -c "CREATE DATABASE cv_e2e_nologin" -c "DROP ROLE IF EXISTS cv_e2e_owner" -c "CREATE ROLE cv_e2e_owner SUPERUSER NOLOGIN" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d cv_e2e_nologin >/dev/null <<SQL
+SET ROLE cv_e2e_owner;
+CREATE EXTENSION contractor_verify;
+RESET ROLE;
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL');
+CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+SQL
+assert_eq "f" "$(psql -X -q -At -d cv_e2e_nologin -c "SET statement_timeout = '20s'" -c "SELECT from_cache FROM cv_verify('CA', '720600')")" "a lookup in a database whose extension owner cannot log in"
+assert_eq "cv_e2e_owner" "$(psql -X -q -At -d cv_e2e_nologin -c "SELECT tableowner FROM pg_tables WHERE tablename = 'license_cache'")" "the tables' owner"
+assert_eq 1 "$(psql -X -q -At -d cv_e2e_nologin -c "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = '720600'")" "its answer recorded"
+psql -X -q -d postgres -c "DROP DATABASE cv_e2e_nologin WITH (FORCE)" -c "DROP ROLE cv_e2e_owner" >/dev/null

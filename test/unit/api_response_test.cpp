@@ -1,4 +1,5 @@
 #include "core/api_response.h"
+#include "core/batch_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -113,4 +114,20 @@ TEST(ApiResponse, DeepNestingIsNotJson) {
     EXPECT_FALSE(parse_body(fine).is_discarded());
     // Brackets inside strings do not count.
     EXPECT_FALSE(parse_body("{\"a\": \"" + std::string(1000, '[') + "\"}").is_discarded());
+}
+
+TEST(ApiResponse, AnErrorStatusNamingVerifiedIsStillAnError) {
+    const LookupTarget t{"CA", "1052183", ""};
+    auto in = interpret_single(response(404, R"({"error_code":"VERIFIED","detail":"x"})"), t);
+    EXPECT_EQ(in.verdict, Verdict::Answer);
+    EXPECT_EQ(in.observation.outcome, outcome::kNotFound);
+    in = interpret_single(response(409, R"({"error_code":"","candidates":[]})"), t);
+    EXPECT_EQ(in.observation.outcome, outcome::kMultipleCandidates);
+    // In a batch result too.
+    const std::vector<LookupItem> items{{"1", "CA", "1052183", ""}};
+    const auto b = interpret_batch(
+        response(200, R"({"results":[{"id":"1","status":"error","error_code":"verified"}]})"), items);
+    ASSERT_EQ(b.answers.size(), 1u);
+    EXPECT_EQ(b.answers[0].outcome, "UNKNOWN_ERROR");
+    EXPECT_FALSE(b.answers[0].verified());
 }

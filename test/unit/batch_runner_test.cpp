@@ -321,6 +321,12 @@ TEST_F(BatchTest, ASentCallStaysCountedWhenTheBatchIsCancelled) {
     EXPECT_EQ(counters()["calls"]["batch"], 3);
     EXPECT_EQ(gate_.starts, 3);
     EXPECT_EQ(gate_.expect_all_resolved(batch_hooks_.steady_now_ms()), 3);
+    // ... and the sink hears of them as abandoned calls the API may have charged.
+    ASSERT_EQ(sink_.history_only.size(), 3u);
+    for (const auto& o : sink_.history_only) {
+        EXPECT_EQ(o.outcome, "ABANDONED");
+        EXPECT_EQ(o.charged(), 100);
+    }
 }
 
 TEST_F(BatchTest, AnUnreadable200IsRetried) {

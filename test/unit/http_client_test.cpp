@@ -269,6 +269,25 @@ TEST_F(HttpTest, SingleLookupsGoThroughTheGate) {
     EXPECT_GE(log->paused_until, steady_ms() - 200);
 }
 
+TEST_F(HttpTest, ACancelledSingleLookupIsChargedAndStaysCounted) {
+    control("config", {{"latency_ms", 3000}});
+    auto log = std::make_unique<StartLog>();
+    start_log_reset(*log);
+    auto gate = make_local_rate_gate(*log, 1, 60000);
+    const auto started = steady_ms();
+    hooks_.should_abort = [&] { return steady_ms() - started > 500; };
+    SingleLookupResult r = lookup_single(*http_, settings_, "sim", "cv_test_key", {"CA", "1052183", ""}, hooks_, gate.get());
+    EXPECT_TRUE(r.aborted);
+    ASSERT_TRUE(r.failure);
+    ASSERT_EQ(r.failed_attempts.size(), 1u);
+    EXPECT_EQ(r.failed_attempts[0].outcome, "ABANDONED");
+    EXPECT_EQ(r.failed_attempts[0].charged(), 1);
+    // The request went out: the gate goes on counting it (limit 1: nothing more now).
+    EXPECT_EQ(pending_count(*log), 0);
+    Reservation next;
+    EXPECT_TRUE(gate->try_start(steady_ms(), next).has_value());
+}
+
 TEST_F(HttpTest, AFailedSingleLookupKeepsItsAttempts) {
     settings_.max_retries = 1;
     settings_.retry_base = std::chrono::milliseconds(1);
