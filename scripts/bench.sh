@@ -47,25 +47,32 @@ make_roster() {
 # CPU seconds a process has used so far (user + system), from /proc.
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# The README's upsert into app_licenses from a source of (id, state,
+# license_number, license_status, expiration_date, error_code), timed by psql.
+timed_upsert() {  # timed_upsert SELECT_LIST FROM_CLAUSE [application_name]
+  cat <<SQL
+SET application_name = '${3:-cv_bench}';
+\\set t0 \`date +%s.%N\`
+INSERT INTO app_licenses AS l (id, state, license_number, license_status, expiration_date, error_code)
+SELECT $1 FROM $2
+ON CONFLICT (id) DO UPDATE SET
+    license_status  = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.license_status ELSE l.license_status END,
+    expiration_date = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.expiration_date ELSE l.expiration_date END,
+    error_code      = EXCLUDED.error_code;
+\\set t1 \`date +%s.%N\`
+SELECT round((:t1 - :t0)::numeric, 3);
+SQL
+}
+
 # The extension's job: one statement, the README's upsert. Prints seconds, the
 # backend's peak private memory in kB (RssAnon, sampled every 50 ms; the peak
 # RSS would also count the shared buffers the backend touched), and the CPU
 # seconds of the backend and of the database's worker (which records answers).
 extension_run() {
   local out; out=$(mktemp /tmp/cv_bench.XXXXXX)
-  psql -X -q -At -v ON_ERROR_STOP=1 -d bench >"$out" <<'SQL' &
-SET application_name = 'cv_bench_extension';
-\set t0 `date +%s.%N`
-INSERT INTO app_licenses AS l (id, state, license_number, license_status, expiration_date, error_code)
-SELECT v.id, v.state, v.license_number, v.license_status, v.expiration_date, v.error_code
-FROM cv_verify_batch($$SELECT id, state, license_no FROM roster$$) AS v
-ON CONFLICT (id) DO UPDATE SET
-    license_status  = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.license_status ELSE l.license_status END,
-    expiration_date = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.expiration_date ELSE l.expiration_date END,
-    error_code      = EXCLUDED.error_code;
-\set t1 `date +%s.%N`
-SELECT round((:t1 - :t0)::numeric, 3);
-SQL
+  timed_upsert "v.id, v.state, v.license_number, v.license_status, v.expiration_date, v.error_code" \
+    "cv_verify_batch(\$\$SELECT id, state, license_no FROM roster\$\$) AS v" cv_bench_extension |
+    psql -X -q -At -v ON_ERROR_STOP=1 -d bench >"$out" &
   local psql_pid=$! pid="" peak=0 kb backend_cpu=0 worker="" worker_cpu0="" worker_cpu=0 c
   worker=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = 'bench'")
   [ -n "$worker" ] && worker_cpu0=$(cpu_of "$worker")
@@ -91,18 +98,9 @@ SQL
 # The floor for a warm run: the same upsert as a plain SQL join of the roster
 # with the cache, no function at all. Prints seconds.
 join_run() {
-  psql -X -q -At -v ON_ERROR_STOP=1 -d bench <<'SQL' | tail -1
-\set t0 `date +%s.%N`
-INSERT INTO app_licenses AS l (id, state, license_number, license_status, expiration_date, error_code)
-SELECT r.id, r.state, r.license_no, c.license_status, c.expiration_date, c.error_code
-FROM roster r JOIN contractor_verify.license_cache c ON c.state = r.state AND c.license_number = r.license_no
-ON CONFLICT (id) DO UPDATE SET
-    license_status  = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.license_status ELSE l.license_status END,
-    expiration_date = CASE WHEN EXCLUDED.error_code IS NULL THEN EXCLUDED.expiration_date ELSE l.expiration_date END,
-    error_code      = EXCLUDED.error_code;
-\set t1 `date +%s.%N`
-SELECT round((:t1 - :t0)::numeric, 3);
-SQL
+  timed_upsert "r.id, r.state, r.license_no, c.license_status, c.expiration_date, c.error_code" \
+    "roster r JOIN contractor_verify.license_cache c ON c.state = r.state AND c.license_number = r.license_no" |
+    psql -X -q -At -v ON_ERROR_STOP=1 -d bench | tail -1
 }
 
 baseline_run() {

@@ -16,6 +16,7 @@ cluster_start() {
     echo "shared_preload_libraries = 'pg_cron,contractor_verify'"
     echo "cron.database_name = 'postgres'"
     echo "contractor_verify.max_api_keys = 20"
+    echo "max_prepared_transactions = 4"
     echo "fsync = off"
     echo "synchronous_commit = off"
     echo "full_page_writes = off"

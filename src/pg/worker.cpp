@@ -329,7 +329,9 @@ void cv_worker_main(Datum arg) {
     pgstat_report_appname("contractor_verify worker");
     // The database's and roles' settings do not decide how answers are
     // recorded: writable transactions, no statement or idle timeouts, a
-    // bounded wait for row locks (a message that keeps waiting is set aside).
+    // bounded wait for row locks (a message that keeps waiting is set aside),
+    // and a commit that is on disk when the backend is told it is recorded
+    // (synchronous_commit = off would lose paid answers in a crash).
     static const char* const kPinned[][2] = {
         {"search_path", cv::pg::kPinnedSearchPath},
         {"default_transaction_read_only", "off"},
@@ -339,6 +341,7 @@ void cv_worker_main(Datum arg) {
         {"idle_in_transaction_session_timeout", "0"},
         {"lock_timeout", "5s"},
         {"session_replication_role", "origin"},
+        {"synchronous_commit", "local"},
     };
     for (const auto& [name, value] : kPinned) SetConfigOption(name, value, PGC_SUSET, PGC_S_OVERRIDE);
     if (cv::pg::shared_state() == nullptr || index < 0 || index >= cv::pg::kRecorderDatabases)

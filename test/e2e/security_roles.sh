@@ -99,3 +99,16 @@ assert_eq "f" "$(psql -X -q -At -d cv_e2e_nologin -c "SET statement_timeout = '2
 assert_eq "cv_e2e_owner" "$(psql -X -q -At -d cv_e2e_nologin -c "SELECT tableowner FROM pg_tables WHERE tablename = 'license_cache'")" "the tables' owner"
 assert_eq 1 "$(psql -X -q -At -d cv_e2e_nologin -c "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = '720600'")" "its answer recorded"
 psql -X -q -d postgres -c "DROP DATABASE cv_e2e_nologin WITH (FORCE)" -c "DROP ROLE cv_e2e_owner" >/dev/null
+
+# A batch leaves nothing in the session (no temporary table): its
+# transaction can be prepared for two-phase commit.
+out=$(psql -X -q -At -d cv_e2e_schema 2>&1 <<'SQL'
+BEGIN;
+SELECT count(*) FROM cv.cv_verify_batch($$SELECT i::text, 'CA', (720700 + i)::text FROM generate_series(1, 5) i$$);
+PREPARE TRANSACTION 'cv_e2e_batch';
+COMMIT PREPARED 'cv_e2e_batch';
+SELECT 'committed';
+SQL
+)
+echo "$out" | grep -q "committed" || fail "PREPARE TRANSACTION after a batch: $out"
+pass "a batch's transaction can be prepared and committed"
