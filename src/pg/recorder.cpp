@@ -92,7 +92,9 @@ constexpr const char* kReplaceSql =
     "  last_error_message = EXCLUDED.last_error_message,"
     "  consecutive_timeouts = EXCLUDED.consecutive_timeouts,"
     "  next_attempt_at = EXCLUDED.next_attempt_at, needs_review = EXCLUDED.needs_review,"
-    "  review_reason = EXCLUDED.review_reason";
+    "  review_reason = EXCLUDED.review_reason"
+    // A row holding a newer answer (recorded meanwhile) stays.
+    " WHERE c.fetched_at IS NULL OR c.fetched_at OPERATOR(pg_catalog.<=) EXCLUDED.fetched_at";
 
 // The row keeps its answer; only the attempt columns change (a bare row when
 // there is none yet: a first STATE_TIMEOUT).
@@ -158,7 +160,16 @@ ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
         group_of_[i] = &g;
     }
     for (auto& [key, g] : groups_) {
-        reader.probe(api_url, key.first, key.second, g.before);
+        // A license answered only by verified records becomes that record
+        // whatever its row held (the write keeps a newer row, see kReplaceSql):
+        // no need to read the row first.
+        bool all_verified = true;
+        for (std::size_t i : g.members)
+            all_verified = all_verified && observations_[i].verified() && observations_[i].record;
+        if (all_verified)
+            g.before.found = false;
+        else
+            reader.probe(api_url, key.first, key.second, g.before);
         std::vector<const Observation*> in_order;
         for (std::size_t i : g.members) in_order.push_back(&observations_[i]);
         g.update = core::fold_observations(g.before.head(), in_order, core::kTimeoutsBeforeReview);
