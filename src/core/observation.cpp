@@ -1,5 +1,7 @@
 #include "core/observation.h"
 
+#include <stdexcept>
+
 namespace cv::core {
 
 bool Observation::billable() const {
@@ -60,6 +62,46 @@ Observation Observation::from_json(const nlohmann::json& j) {
     if (o.request_kind.empty()) o.request_kind = "single";
     if (auto it = j.find("attempt_only"); it != j.end() && it->is_boolean()) o.attempt_only = it->get<bool>();
     o.charged_lookups = static_cast<std::int32_t>(num("charged_lookups").value_or(-1));
+    return o;
+}
+
+Observation Observation::from_legacy_json(const nlohmann::json& j) {
+    if (!j.is_object()) throw std::invalid_argument("an observation is not a JSON object");
+    auto str = [&](const char* k) {
+        auto it = j.find(k);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto num = [&](const char* k) -> std::optional<std::int64_t> {
+        auto it = j.find(k);
+        return it != j.end() && it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>())
+                                                         : std::nullopt;
+    };
+    Observation o;
+    o.id = str("id");
+    o.state = str("state");
+    o.license_number = str("requested_license_number");
+    o.name = str("name");
+    o.outcome = str("outcome");
+    if (o.state.empty() || o.outcome.empty())
+        throw std::invalid_argument("an observation without a state or an outcome");
+    o.http_status = static_cast<int>(num("http_status").value_or(0));
+    o.error_message = str("error_message");
+    if (auto it = j.find("candidates"); it != j.end()) o.candidates = *it;
+    if (auto it = j.find("raw"); it != j.end()) o.raw = *it;
+    if (auto it = j.find("record"); it != j.end() && it->is_object()) {
+        o.record = LicenseRecord::from_json(*it);
+        o.record->state = o.state;
+        o.record->license_number = str("license_number");
+    }
+    o.observed_at_ms = num("observed_at_ms").value_or(0);
+    o.ttl_ms = num("ttl_ms");
+    o.retry_at_ms = num("retry_at_ms");
+    o.batch_id = str("batch_id");
+    o.request_kind = str("request_kind");
+    if (o.request_kind.empty()) o.request_kind = "single";
+    if (auto it = j.find("attempt_only"); it != j.end() && it->is_boolean()) o.attempt_only = it->get<bool>();
+    const auto billable = j.find("billable");
+    o.charged_lookups = billable != j.end() && billable->is_boolean() && billable->get<bool>() ? 1 : 0;
     return o;
 }
 

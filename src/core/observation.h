@@ -57,6 +57,11 @@ struct Observation {
     // Without `with_raw`, the raw record is left out (the caller sends it another way).
     nlohmann::json to_json(bool with_raw = true) const;
     static Observation from_json(const nlohmann::json& j);
+
+    // An observation as version 0.1.0 wrote it to its spool files (the
+    // license number echoed by the API in "license_number", the requested one
+    // in "requested_license_number", "billable" for the charge).
+    static Observation from_legacy_json(const nlohmann::json& j);
 };
 
 }  // namespace cv::core

@@ -60,3 +60,30 @@ assert_eq "true|ACTIVE" "$(q cv_e2e_upgraded "SELECT from_cache || '|' || licens
 assert_eq "STATE_TIMEOUT" "$(q cv_e2e_upgraded "SELECT error_code FROM cv_verify('LA', '80001')")" "a pending STATE_TIMEOUT answers from the cache"
 assert_eq "0" "$("$SIMCTL" counters | sed -E 's/.*"total":([0-9]+).*/\1/')" "API calls after the upgrade"
 assert_eq "f" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '1052183')")" "a new lookup after the upgrade"
+
+# Answers 0.1.0 left in its spool files for transactions that did not commit
+# are recorded once by the worker when it first starts after the upgrade; a
+# line cut short by a crash and a line that cannot be imported are set aside
+# (with a WARNING) and block nothing.
+dboid=$(q cv_e2e_upgraded "SELECT oid FROM pg_database WHERE datname = current_database()")
+aborted_xid() { psql -X -q -At -d cv_e2e_upgraded -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "ROLLBACK"; }
+spool="$PGHOST/data/pg_contractor_verify/$dboid"
+mkdir -p "$spool"
+now=$(now_ms)
+cat >"$spool/$(aborted_xid)-4242-1.jsonl" <<JSON
+{"server":"contractor_verify","role":"postgres","observations":[{"id":"1","state":"CA","license_number":"509001","requested_license_number":"509001","name":null,"outcome":"VERIFIED","http_status":200,"error_code":null,"error_message":null,"candidates":null,"raw":{"license_number":"509001","license_status":"ACTIVE"},"observed_at_ms":$now,"ttl_ms":86400000,"retry_at_ms":null,"batch_id":null,"request_kind":"batch","attempt_only":false,"billable":true,"record":{"license_status":"ACTIVE","license_type":"C-10","classifications":["C-10"],"business_name":"Left Behind Inc","issue_date":null,"expiration_date":"2030-01-01","bond_amount_cents":null,"insurance_required":null,"has_disciplinary_actions":false,"disciplinary_actions":[],"address":null}}]}
+{"server":"contractor_verify","role":"postgres","observations":[{"id":"2","state":"CA","licen
+JSON
+echo '{"server":"contractor_verify","role":"postgres","observations":"not a list"}' >"$spool/$(aborted_xid)-4242-2.jsonl"
+chown -R postgres: "$PGHOST/data/pg_contractor_verify"
+sleep 3  # the worker of the lookups above has gone idle; the next lookup starts one
+"$SIMCTL" reset
+assert_eq "f" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '509500')")" "a lookup while 0.1.0's files wait"
+for _ in $(seq 1 100); do [ -d "$spool" ] || break; sleep 0.1; done
+[ -d "$spool" ] && fail "the spool directory is still there: $(ls "$spool")"
+pass "0.1.0's spool files are gone"
+assert_eq "VERIFIED|Left Behind Inc|1" "$(q cv_e2e_upgraded "SELECT c.outcome || '|' || c.business_name || '|' || (SELECT count(*) FROM contractor_verify.verification_history h WHERE h.license_number = '509001') FROM contractor_verify.license_cache c WHERE c.license_number = '509001'")" "the answer 0.1.0 left is recorded (cache and history)"
+assert_eq 2 "$(q cv_e2e_upgraded "SELECT count(*) FROM contractor_verify.unrecorded_answers WHERE reason LIKE '%0.1.0%'")" "lines set aside (one cut short, one unimportable)"
+grep -q "set aside what it could not read in contractor_verify.unrecorded_answers: an unreadable line in version 0.1.0" "$CV_SERVER_LOG" || fail "no WARNING in the server log"
+assert_eq 0 "$("$SIMCTL" counters | sed -E 's/.*"CA:509001":([0-9]+).*/\1/;t;s/.*/0/')" "lookups bought for the recovered license"
+assert_eq "t" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '509001')")" "the recovered answer serves lookups"

@@ -206,3 +206,27 @@ TEST(CacheRules, TheReadersTtlBoundsWhatAWriterClaims) {
     susp[0].ttl_ms = 365LL * 24 * kHour;
     EXPECT_EQ(classify_cached(fold({}, susp).after, 1000 + 5 * kHour, kTtls, std::nullopt), CacheVerdict::Miss);
 }
+
+TEST(LegacySpool, ObservationsOf010ReadBack) {
+    const auto doc = nlohmann::json::parse(R"({
+        "id": "3", "state": "CA", "license_number": "1-052-183", "requested_license_number": "1052183",
+        "name": null, "outcome": "VERIFIED", "http_status": 200, "error_code": null, "error_message": null,
+        "candidates": null, "raw": {"license_number": "1-052-183", "license_status": "Active"},
+        "observed_at_ms": 1700000000000, "ttl_ms": 86400000, "retry_at_ms": null, "batch_id": "b1",
+        "request_kind": "batch", "attempt_only": false, "billable": true,
+        "record": {"license_status": "ACTIVE", "license_type": "C-10", "classifications": ["C-10"],
+                   "business_name": "Pacific", "issue_date": null, "expiration_date": "2027-02-28",
+                   "bond_amount_cents": 100, "insurance_required": true, "has_disciplinary_actions": false,
+                   "disciplinary_actions": [], "address": null}})");
+    const Observation o = Observation::from_legacy_json(doc);
+    EXPECT_EQ(o.license_number, "1052183");  // the requested number keys the cache
+    EXPECT_TRUE(o.verified());
+    ASSERT_TRUE(o.record);
+    EXPECT_EQ(o.record->license_number, "1-052-183");
+    EXPECT_EQ(o.record->expiration_date, "2027-02-28");
+    EXPECT_EQ(o.charged(), 1);
+    EXPECT_EQ(o.ttl_ms, 86400000);
+    EXPECT_EQ(cache_license_number(o), "1052183");
+    EXPECT_THROW(Observation::from_legacy_json(nlohmann::json::parse(R"({"id": "x"})")), std::exception);
+    EXPECT_THROW(Observation::from_legacy_json(nlohmann::json::parse("[1]")), std::exception);
+}
