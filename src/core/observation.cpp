@@ -32,74 +32,59 @@ nlohmann::json Observation::to_json(bool with_raw) const {
     return j;
 }
 
-Observation Observation::from_json(const nlohmann::json& j) {
-    auto str = [&](const char* k) {
-        auto it = j.find(k);
-        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    auto num = [&](const char* k) -> std::optional<std::int64_t> {
-        auto it = j.find(k);
-        return it != j.end() && it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>())
-                                                         : std::nullopt;
-    };
+namespace {
+
+std::string str_field(const nlohmann::json& j, const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<std::int64_t> int_field(const nlohmann::json& j, const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>())
+                                                     : std::nullopt;
+}
+
+// The fields both formats share; the license number is read from `license_key`.
+Observation common_fields(const nlohmann::json& j, const char* license_key) {
     Observation o;
-    o.id = str("id");
-    o.state = str("state");
-    o.license_number = str("license_number");
-    o.name = str("name");
-    o.outcome = str("outcome");
-    o.http_status = static_cast<int>(num("http_status").value_or(0));
-    o.error_message = str("error_message");
+    o.id = str_field(j, "id");
+    o.state = str_field(j, "state");
+    o.license_number = str_field(j, license_key);
+    o.name = str_field(j, "name");
+    o.outcome = str_field(j, "outcome");
+    o.http_status = static_cast<int>(int_field(j, "http_status").value_or(0));
+    o.error_message = str_field(j, "error_message");
     if (auto it = j.find("candidates"); it != j.end()) o.candidates = *it;
-    if (auto it = j.find("record"); it != j.end() && it->is_object())
-        o.record = LicenseRecord::from_json(*it);
     if (auto it = j.find("raw"); it != j.end()) o.raw = *it;
-    o.observed_at_ms = num("observed_at_ms").value_or(0);
-    o.ttl_ms = num("ttl_ms");
-    o.retry_at_ms = num("retry_at_ms");
-    o.batch_id = str("batch_id");
-    o.request_kind = str("request_kind");
+    if (auto it = j.find("record"); it != j.end() && it->is_object()) o.record = LicenseRecord::from_json(*it);
+    o.observed_at_ms = int_field(j, "observed_at_ms").value_or(0);
+    o.ttl_ms = int_field(j, "ttl_ms");
+    o.retry_at_ms = int_field(j, "retry_at_ms");
+    o.batch_id = str_field(j, "batch_id");
+    o.request_kind = str_field(j, "request_kind");
     if (o.request_kind.empty()) o.request_kind = "single";
     if (auto it = j.find("attempt_only"); it != j.end() && it->is_boolean()) o.attempt_only = it->get<bool>();
-    o.charged_lookups = static_cast<std::int32_t>(num("charged_lookups").value_or(-1));
+    return o;
+}
+
+}  // namespace
+
+Observation Observation::from_json(const nlohmann::json& j) {
+    Observation o = common_fields(j, "license_number");
+    o.charged_lookups = static_cast<std::int32_t>(int_field(j, "charged_lookups").value_or(-1));
     return o;
 }
 
 Observation Observation::from_legacy_json(const nlohmann::json& j) {
     if (!j.is_object()) throw std::invalid_argument("an observation is not a JSON object");
-    auto str = [&](const char* k) {
-        auto it = j.find(k);
-        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    auto num = [&](const char* k) -> std::optional<std::int64_t> {
-        auto it = j.find(k);
-        return it != j.end() && it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>())
-                                                         : std::nullopt;
-    };
-    Observation o;
-    o.id = str("id");
-    o.state = str("state");
-    o.license_number = str("requested_license_number");
-    o.name = str("name");
-    o.outcome = str("outcome");
+    Observation o = common_fields(j, "requested_license_number");
     if (o.state.empty() || o.outcome.empty())
         throw std::invalid_argument("an observation without a state or an outcome");
-    o.http_status = static_cast<int>(num("http_status").value_or(0));
-    o.error_message = str("error_message");
-    if (auto it = j.find("candidates"); it != j.end()) o.candidates = *it;
-    if (auto it = j.find("raw"); it != j.end()) o.raw = *it;
-    if (auto it = j.find("record"); it != j.end() && it->is_object()) {
-        o.record = LicenseRecord::from_json(*it);
+    if (o.record) {
         o.record->state = o.state;
-        o.record->license_number = str("license_number");
+        o.record->license_number = str_field(j, "license_number");
     }
-    o.observed_at_ms = num("observed_at_ms").value_or(0);
-    o.ttl_ms = num("ttl_ms");
-    o.retry_at_ms = num("retry_at_ms");
-    o.batch_id = str("batch_id");
-    o.request_kind = str("request_kind");
-    if (o.request_kind.empty()) o.request_kind = "single";
-    if (auto it = j.find("attempt_only"); it != j.end() && it->is_boolean()) o.attempt_only = it->get<bool>();
     const auto billable = j.find("billable");
     o.charged_lookups = billable != j.end() && billable->is_boolean() && billable->get<bool>() ? 1 : 0;
     return o;
