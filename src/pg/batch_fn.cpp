@@ -67,9 +67,9 @@ private:
 class MissSource : public cv::core::LookupSource {
 public:
     MissSource(std::vector<cv::core::LookupItem> items, cv::pg::Storage& storage,
-               const cv::pg::ServerContext& ctx, cv::pg::ResultBuilder& builder,
-               cv::pg::ResultStore& results, std::optional<std::int64_t> max_age)
-        : items_(std::move(items)), storage_(storage), ctx_(ctx), builder_(builder),
+               cv::pg::ResultBuilder& builder, cv::pg::ResultStore& results,
+               std::optional<std::int64_t> max_age)
+        : items_(std::move(items)), storage_(storage), builder_(builder),
           results_(results), max_age_(max_age) {}
 
     bool exhausted() const override { return pos_ >= items_.size() && deferred_.empty(); }
@@ -118,8 +118,6 @@ public:
         return out;
     }
 
-    std::int64_t answered_by_others = 0;
-
 private:
     // An answer another session recorded for the item (since this batch
     // began, or fresh enough anyway) becomes its result.
@@ -129,12 +127,10 @@ private:
             refreshed = true;
         }
         cv::pg::CachedRow row;
-        storage_.reader().probe(ctx_.settings.url, item.state, item.license_number, row);
-        const auto verdict = cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx_.settings, max_age_,
-                                                       storage_.started_ms());
+        const auto verdict =
+            storage_.look_up(item.state, item.license_number, row, max_age_, storage_.started_ms());
         if (verdict == cv::core::CacheVerdict::Miss) return false;
         results_.put(std::stoull(item.lookup_id) - 1, builder_.cached(row, verdict));
-        ++answered_by_others;
         return true;
     }
 
@@ -142,7 +138,6 @@ private:
     std::size_t pos_ = 0;
     std::vector<cv::core::LookupItem> deferred_;
     cv::pg::Storage& storage_;
-    const cv::pg::ServerContext& ctx_;
     cv::pg::ResultBuilder& builder_;
     cv::pg::ResultStore& results_;
     std::optional<std::int64_t> max_age_;
@@ -196,10 +191,8 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     const auto& lookups = roster.lookups();
     cv::pg::ResultStore results(lookups.size());
     std::vector<cv::core::LookupItem> misses;
-    std::int64_t cached_lookups = 0;
     {
         cv::pg::CachedRow row;
-        const std::int64_t now = cv::pg::unix_now_ms();
         MemoryContext planning = nullptr;
         cv::pg::pg_call([&] {
             planning = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify planning",
@@ -214,11 +207,9 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
                 cv::pg::pg_call([&] { MemoryContextReset(planning); });
             }
             if (!item.license_number.empty()) {
-                storage.reader().probe(ctx.settings.url, item.state, item.license_number, row);
-                const auto verdict = cv::core::classify_cached(row.head(), now, ctx.settings, max_age);
+                const auto verdict = storage.look_up(item.state, item.license_number, row, max_age);
                 if (verdict != cv::core::CacheVerdict::Miss) {
                     results.put(i, builder.cached(row, verdict));
-                    ++cached_lookups;
                     continue;
                 }
             }
@@ -229,14 +220,13 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     // Rows answered by the cache: every valid row whose lookup needs no call.
     std::int64_t cached_rows = roster.rows() - roster.invalid();
     for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
-    (void)cached_lookups;
     progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
 
     cv::core::BatchStats stats;
     if (needed > 0) {
         storage.prepare_to_call(needed);
         progress.phase(cv::pg::BatchPhase::Calling);
-        MissSource source(std::move(misses), storage, ctx, builder, results, max_age);
+        MissSource source(std::move(misses), storage, builder, results, max_age);
         RecordingSink sink(storage, builder, results, progress);
         std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Batch);
         cv::core::BatchHooks hooks;

@@ -74,6 +74,13 @@ Storage::~Storage() {
     }
 }
 
+core::CacheVerdict Storage::look_up(const std::string& state, const std::string& license_number,
+                                    CachedRow& row, std::optional<std::int64_t> max_age,
+                                    std::optional<std::int64_t> since) {
+    reader_->probe(target_.api_url, state, license_number, row);
+    return core::classify_cached(row.head(), unix_now_ms(), ctx_.settings, max_age, since);
+}
+
 void Storage::ensure_writable() {
     if (XactReadOnly)
         throw core::Error(core::ErrorKind::ReadOnly,

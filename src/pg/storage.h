@@ -43,6 +43,13 @@ public:
     // a session this one waited for serves it whatever max_age says.
     std::int64_t started_ms() const { return started_ms_; }
 
+    // Reads a license's cache row (with the reader's current snapshot) into
+    // `row`; how it answers a lookup with this max_age, answers recorded
+    // after `since` serving whatever max_age says.
+    core::CacheVerdict look_up(const std::string& state, const std::string& license_number, CachedRow& row,
+                               std::optional<std::int64_t> max_age,
+                               std::optional<std::int64_t> since = std::nullopt);
+
     // Before any call: refuses in a read-only transaction, reserves `needed`
     // lookups of the monthly quota (or refuses them, nothing sent), and
     // decides whether the worker records the answers.

@@ -67,23 +67,21 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
     if (!target.license_number.empty()) {
         // Cache first; a lookup another session is buying right now is
         // waited for, then read from the cache.
+        // The reader's snapshot is fresh for the first read; later reads
+        // take a new one.
         std::optional<std::int64_t> since;
-        for (;;) {
+        for (bool first = true;; first = false) {
             cv::pg::CachedRow row;
-            storage.reader().refresh();
-            storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
-            const auto verdict =
-                cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx.settings, max_age, since);
+            if (!first) storage.reader().refresh();
+            auto verdict = storage.look_up(target.state, target.license_number, row, max_age, since);
             if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
             since = storage.started_ms();
             if (storage.claims().claim(target.state, target.license_number) !=
                 cv::pg::InflightClaims::Claim::Busy) {
                 // Ours to buy, unless another session recorded it just now.
                 storage.reader().refresh();
-                storage.reader().probe(ctx.settings.url, target.state, target.license_number, row);
-                const auto now_verdict =
-                    cv::core::classify_cached(row.head(), cv::pg::unix_now_ms(), ctx.settings, max_age, since);
-                if (now_verdict != cv::core::CacheVerdict::Miss) return results.cached(row, now_verdict);
+                verdict = storage.look_up(target.state, target.license_number, row, max_age, since);
+                if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
                 break;
             }
             while (storage.claims().busy(target.state, target.license_number))
