@@ -79,25 +79,6 @@ SPIPlanPtr kept_plan(SPIPlanPtr& slot, const char* sql, int nargs, Oid* types) {
     return slot;
 }
 
-Datum text_array(const std::vector<const std::string*>& items) {
-    Datum result = 0;
-    pg_call([&] {
-        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (items.size() + 1)));
-        for (std::size_t i = 0; i < items.size(); ++i)
-            elems[i] = PointerGetDatum(cstring_to_text_with_len(
-                items[i]->data(), static_cast<int>(items[i]->size())));
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(items.size()), TEXTOID, -1,
-                                                 false, TYPALIGN_INT));
-    });
-    return result;
-}
-
-Datum text_datum(const std::string& s) {
-    return pg_value([&] {
-        return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
-    });
-}
-
 std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const char* nulls,
                                          const std::vector<bool>& by_value) {
     std::vector<std::vector<Datum>> rows;
@@ -122,19 +103,6 @@ std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const c
         rows.push_back(std::move(row));
     }
     return rows;
-}
-
-std::uint64_t execute(const std::string& sql, int nargs, Oid* types, Datum* values,
-                      const char* nulls) {
-    std::uint64_t processed = 0;
-    pg_call([&] {
-        const int rc = nargs == 0 ? SPI_execute(sql.c_str(), false, 0)
-                                  : SPI_execute_with_args(sql.c_str(), nargs, types, values, nulls,
-                                                          false, 0);
-        if (rc < 0) elog(ERROR, "contractor_verify: statement failed: %s", SPI_result_code_string(rc));
-        processed = SPI_processed;
-    });
-    return processed;
 }
 
 }  // namespace cv::pg

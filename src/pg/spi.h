@@ -39,21 +39,11 @@ private:
 // A plan prepared once per backend and kept across transactions.
 SPIPlanPtr kept_plan(SPIPlanPtr& slot, const char* sql, int nargs, Oid* types);
 
-// A text[] Datum of the strings.
-Datum text_array(const std::vector<const std::string*>& items);
-
-// A text Datum.
-Datum text_datum(const std::string& s);
-
-// Runs a plan (or, with plan == nullptr, the SQL text) and copies every row
+// Runs a plan and copies every row
 // out of SPI memory: by-value columns as they are, by-reference ones into the
 // caller's context. A NULL column comes back as 0.
 std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const char* nulls,
                                          const std::vector<bool>& by_value);
-
-// Executes SQL text with parameters; returns SPI_processed.
-std::uint64_t execute(const std::string& sql, int nargs = 0, Oid* types = nullptr,
-                      Datum* values = nullptr, const char* nulls = nullptr);
 
 void spi_connect();
 void spi_finish();
