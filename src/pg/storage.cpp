@@ -16,17 +16,9 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "datatype/timestamp.h"
-#include "utils/timestamp.h"
 }
 
 namespace cv::pg {
-
-namespace {
-
-constexpr double kMaxAgeYears = 100;
-
-}  // namespace
 
 Storage::Storage(const ServerContext& ctx)
     : ctx_(ctx), catalog_(extension_catalog()), claims_(ctx.settings.url), quota_(ctx, catalog_) {
@@ -49,16 +41,10 @@ Storage::~Storage() {
     if (waiting_.empty()) return;
     try {
         const std::int64_t deadline = unix_now_ms() + 10000;
-        while (!waiting_.empty()) {
-            auto ticket = hand_over(waiting_.front().message, catalog_.owner);
-            if (!ticket) {
-                if (unix_now_ms() > deadline) break;
-                pg_usleep(10000L);
-                continue;
-            }
-            for (const auto& [state, number] : waiting_.front().keys)
-                claims_.handed_over(state, number, *ticket);
-            waiting_.pop_front();
+        poll();
+        while (!waiting_.empty() && unix_now_ms() <= deadline) {
+            pg_usleep(10000L);
+            poll();
         }
         if (waiting_.empty()) return;
         std::size_t answers = 0;
@@ -180,21 +166,5 @@ void Storage::settle_all() {
 }
 
 void Storage::wait_for_other_session() { wait_for_recording(100, catalog_.owner); }
-
-std::optional<std::int64_t> max_age_ms(FunctionCallInfo fcinfo, int n) {
-    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return std::nullopt;
-    const Interval* iv = PG_GETARG_INTERVAL_P(n);
-    const double micros = static_cast<double>(iv->time) +
-                          static_cast<double>(iv->day) * USECS_PER_DAY +
-                          static_cast<double>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-    if (micros < 0)
-        throw core::Error(core::ErrorKind::InvalidParameter, "max_age must not be negative",
-                          "Pass an interval such as '1 hour', 0 to always call the API, or NULL "
-                          "for the server's cache TTLs.");
-    if (micros > kMaxAgeYears * DAYS_PER_YEAR * USECS_PER_DAY)
-        throw core::Error(core::ErrorKind::InvalidParameter, "max_age is too large",
-                          "Pass at most '100 years', or NULL for the server's cache TTLs.");
-    return static_cast<std::int64_t>(micros / 1000);
-}
 
 }  // namespace cv::pg

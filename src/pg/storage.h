@@ -93,8 +93,4 @@ private:
     std::vector<std::uint64_t> tickets_;
 };
 
-// max_age (an interval asking for data fresher than the TTL) in milliseconds:
-// nullopt when NULL; throws Error(InvalidParameter) when negative or absurd.
-std::optional<std::int64_t> max_age_ms(FunctionCallInfo fcinfo, int n);
-
 }  // namespace cv::pg
