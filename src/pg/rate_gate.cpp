@@ -1,6 +1,7 @@
 #include "pg/core_first.h"
 #include "core/batch_runner.h"
 #include "core/error.h"
+#include "core/key_hash.h"
 #include "core/rate_window.h"
 
 #include <algorithm>
@@ -17,16 +18,7 @@ namespace cv::pg {
 namespace {
 
 std::uint64_t key_hash(const ServerContext& ctx) {
-    std::uint64_t h = 1469598103934665603ULL;
-    for (const std::string* part : {&ctx.settings.url, &ctx.api_key}) {
-        for (unsigned char c : *part) {
-            h ^= c;
-            h *= 1099511628211ULL;
-        }
-        h ^= 0xff;
-        h *= 1099511628211ULL;
-    }
-    return h == 0 ? 1 : h;
+    return core::key_hash({&ctx.settings.url, &ctx.api_key});
 }
 
 std::int64_t span_ms(const ServerContext& ctx) {

@@ -1,5 +1,6 @@
 #include "pg/core_first.h"
 #include "core/error.h"
+#include "core/key_hash.h"
 
 #include "pg/single_flight.h"
 
@@ -43,16 +44,7 @@ InflightClaims::~InflightClaims() { release_all(); }
 
 std::uint64_t InflightClaims::key(const std::string& state, const std::string& license_number) const {
     // Per database: each database has its own cache to read the answer from.
-    std::uint64_t h = 1469598103934665603ULL ^ static_cast<std::uint64_t>(MyDatabaseId);
-    for (const std::string* part : {&api_url_, &state, &license_number}) {
-        for (unsigned char c : *part) {
-            h ^= c;
-            h *= 1099511628211ULL;
-        }
-        h ^= 0x1f;
-        h *= 1099511628211ULL;
-    }
-    return h == 0 ? 1 : h;
+    return core::key_hash({&api_url_, &state, &license_number}, static_cast<std::uint64_t>(MyDatabaseId));
 }
 
 InflightClaims::Claim InflightClaims::claim(const std::string& state, const std::string& license_number) {
