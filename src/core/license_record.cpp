@@ -142,8 +142,18 @@ LicenseRecord LicenseRecord::from_json(const json& j) {
         for (const auto& c : *it)
             if (c.is_string()) r.classifications.push_back(c.get<std::string>());
     r.business_name = str("business_name");
-    r.issue_date = str("issue_date");
-    r.expiration_date = str("expiration_date");
+    // Dates come back as parse_license_record left them; anything else is
+    // refused, so every record's dates are "YYYY-MM-DD".
+    auto date = [&](const char* k) -> std::optional<std::string> {
+        const auto s = str(k);
+        if (!s) return std::nullopt;
+        auto iso = parse_iso_date(*s);
+        if (!iso || *iso != *s)
+            throw Error(ErrorKind::Internal, std::string("license record's ") + k + " is not a YYYY-MM-DD date");
+        return iso;
+    };
+    r.issue_date = date("issue_date");
+    r.expiration_date = date("expiration_date");
     if (auto it = j.find("bond_amount_cents"); it != j.end() && it->is_number_integer())
         r.bond_amount_cents = it->get<std::int64_t>();
     if (auto it = j.find("insurance_required"); it != j.end() && it->is_boolean())

@@ -14,7 +14,6 @@ extern "C" {
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/timestamp.h"
 }
 
@@ -249,13 +248,10 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
             else
                 r_classes.push_null();
             r_business.push_text_or_null(rec && rec->business_name ? &*rec->business_name : nullptr);
-            // Dates go in as text through the date type's input: they are ISO already.
             for (auto [builder, value] : {std::pair{&r_issue, rec ? rec->issue_date : std::nullopt},
                                           std::pair{&r_expiration, rec ? rec->expiration_date : std::nullopt}}) {
                 if (value)
-                    builder->push(pg_value([&] {
-                        return DirectFunctionCall1(date_in, CStringGetDatum(value->c_str()));
-                    }));
+                    builder->push(date_datum(*value));
                 else
                     builder->push_null();
             }

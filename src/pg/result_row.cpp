@@ -31,14 +31,6 @@ constexpr Oid kResultTypes[kResultColumnCount] = {
     INT8OID, BOOLOID, BOOLOID, JSONBOID, JSONBOID, BOOLOID, TEXTOID, TEXTOID, JSONBOID,
     TIMESTAMPTZOID, BOOLOID, BOOLOID, TIMESTAMPTZOID, JSONBOID};
 
-// "YYYY-MM-DD" (already validated by the core) as a date.
-Datum date_datum(const std::string& iso) {
-    const int y = std::atoi(iso.substr(0, 4).c_str());
-    const int m = std::atoi(iso.substr(5, 2).c_str());
-    const int d = std::atoi(iso.substr(8, 2).c_str());
-    return DateADTGetDatum(date2j(y, m, d) - POSTGRES_EPOCH_JDATE);
-}
-
 bool compliant(bool status_null, Datum status, bool exp_null, Datum expiration) {
     if (status_null) return false;
     text* t = DatumGetTextPP(status);
@@ -47,6 +39,13 @@ bool compliant(bool status_null, Datum status, bool exp_null, Datum expiration) 
 }
 
 }  // namespace
+
+Datum date_datum(const std::string& iso) {
+    const int y = std::atoi(iso.substr(0, 4).c_str());
+    const int m = std::atoi(iso.substr(5, 2).c_str());
+    const int d = std::atoi(iso.substr(8, 2).c_str());
+    return DateADTGetDatum(date2j(y, m, d) - POSTGRES_EPOCH_JDATE);
+}
 
 Datum utf8_text(const std::string& s) {
     return pg_value([&] {

@@ -62,6 +62,9 @@ private:
     bool nulls_[kResultColumnCount];
 };
 
+// A date Datum from a record's "YYYY-MM-DD" (validated by the core).
+Datum date_datum(const std::string& iso);
+
 // A text Datum from UTF-8 (converted to the database encoding).
 Datum utf8_text(const std::string& s);
 

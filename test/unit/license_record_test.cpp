@@ -80,3 +80,18 @@ TEST(LicenseRecord, IsoDates) {
     EXPECT_EQ(parse_iso_date("2027-02-28 10:00:00"), "2027-02-28");
     EXPECT_FALSE(parse_iso_date(""));
 }
+
+TEST(LicenseRecord, FromJsonKeepsDatesAndRefusesOthers) {
+    LicenseRecord r;
+    r.license_status = "ACTIVE";
+    r.issue_date = "2012-02-29";
+    r.expiration_date = "2030-01-01";
+    const LicenseRecord back = LicenseRecord::from_json(r.to_json());
+    EXPECT_EQ(back.issue_date, "2012-02-29");
+    EXPECT_EQ(back.expiration_date, "2030-01-01");
+    for (const char* bad : {"2030-02-30", "Jan 5 2030", "2030-01-01T00:00:00Z", ""}) {
+        json j = r.to_json();
+        j["expiration_date"] = bad;
+        EXPECT_THROW(LicenseRecord::from_json(j), Error) << bad;
+    }
+}
