@@ -262,12 +262,7 @@ private:
             case Verdict::Rejected:
                 gate_.rejected();
                 note_attempt(chunk, response, in, observed);
-                deliver(chunk, no_answers_, {}, observed);
-                try {
-                    throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
-                } catch (const Error&) {
-                    fail(std::current_exception());
-                }
+                fail_batch(chunk, in, response, observed);
                 return;
             case Verdict::Malformed:
                 note_attempt(chunk, response, in, observed);
@@ -337,15 +332,22 @@ private:
         chunk.failed_attempts.push_back(std::move(o));
     }
 
+    // The batch ends with the chunk's call failure; the chunk's attempts are
+    // delivered first.
+    void fail_batch(Chunk& chunk, const BatchInterpretation& in, const HttpResponse& response,
+                    std::int64_t observed) {
+        deliver(chunk, no_answers_, {}, observed);
+        try {
+            throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
+        } catch (const Error&) {
+            fail(std::current_exception());
+        }
+    }
+
     void give_up(Chunk& chunk, const BatchInterpretation& in, const HttpResponse& response,
                  std::int64_t observed) {
         if (options_.all_or_nothing) {
-            deliver(chunk, no_answers_, {}, observed);
-            try {
-                throw_call_failure(in.verdict, in.reason, s_, server_name_, chunk.attempt, response.body);
-            } catch (const Error&) {
-                fail(std::current_exception());
-            }
+            fail_batch(chunk, in, response, observed);
             return;
         }
         const std::string reason = "the call failed after " + std::to_string(chunk.attempt) +

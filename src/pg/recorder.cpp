@@ -130,6 +130,30 @@ void push_ts(ArrayBuilder& a, const std::optional<std::int64_t>& ms) {
         a.push_null();
 }
 
+// The attempt-state columns both cache writes end with.
+struct AttemptColumns {
+    ArrayBuilder last{TIMESTAMPTZOID}, code{TEXTOID}, message{TEXTOID}, timeouts{INT4OID},
+        next{TIMESTAMPTZOID}, review{BOOLOID}, reason{TEXTOID};
+
+    void push(const core::AttemptState& a) {
+        push_ts(last, a.last_attempt_at_ms);
+        code.push_text(a.last_error_code);
+        message.push_text(a.last_error_message);
+        timeouts.push(Int32GetDatum(a.consecutive_timeouts));
+        push_ts(next, a.next_attempt_at_ms);
+        review.push(BoolGetDatum(a.needs_review));
+        reason.push_text(a.review_reason);
+    }
+
+    // Appends the columns' array types and values to a statement's parameters.
+    void append_to(std::vector<Oid>& types, std::vector<Datum>& values) const {
+        types.insert(types.end(), {TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+                                   TIMESTAMPTZARRAYOID, BOOLARRAYOID, TEXTARRAYOID});
+        values.insert(values.end(), {last.datum(), code.datum(), message.datum(), timeouts.datum(),
+                                     next.datum(), review.datum(), reason.datum()});
+    }
+};
+
 void run(SPIPlanPtr& slot, const char* sql, std::vector<Oid> types, std::vector<Datum> values) {
     SPIPlanPtr plan = kept_plan(slot, sql, static_cast<int>(types.size()), types.data());
     pg_call([&] {
@@ -224,16 +248,13 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
         r_type(TEXTOID), r_classes(JSONBOID), r_business(TEXTOID), r_issue(DATEOID),
         r_expiration(DATEOID), r_bond(INT8OID), r_insurance(BOOLOID), r_has_disc(BOOLOID),
         r_disc(JSONBOID), r_address(JSONBOID), r_code(TEXTOID), r_message(TEXTOID),
-        r_record(JSONBOID), r_fetched(TIMESTAMPTZOID), r_expires(TIMESTAMPTZOID),
-        r_last(TIMESTAMPTZOID), r_last_code(TEXTOID), r_last_message(TEXTOID), r_timeouts(INT4OID),
-        r_next(TIMESTAMPTZOID), r_review(BOOLOID), r_reason(TEXTOID);
-    ArrayBuilder n_state(TEXTOID), n_number(TEXTOID), n_last(TIMESTAMPTZOID), n_code(TEXTOID),
-        n_message(TEXTOID), n_timeouts(INT4OID), n_next(TIMESTAMPTZOID), n_review(BOOLOID),
-        n_reason(TEXTOID);
+        r_record(JSONBOID), r_fetched(TIMESTAMPTZOID), r_expires(TIMESTAMPTZOID);
+    AttemptColumns r_attempt;
+    ArrayBuilder n_state(TEXTOID), n_number(TEXTOID);
+    AttemptColumns n_attempt;
     int replaced = 0, noted = 0;
     for (const auto& [key, g] : groups_) {
         const CacheUpdate& u = g.update;
-        const core::AttemptState& a = u.attempt;
         if (u.kind == CacheUpdate::Kind::Replace) {
             ++replaced;
             const Observation& o = *u.answer;
@@ -287,24 +308,12 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
                 r_record.push(raw);
             push_ts(r_fetched, u.after.fetched_at_ms);
             push_ts(r_expires, u.after.expires_at_ms);
-            push_ts(r_last, a.last_attempt_at_ms);
-            r_last_code.push_text(a.last_error_code);
-            r_last_message.push_text(a.last_error_message);
-            r_timeouts.push(Int32GetDatum(a.consecutive_timeouts));
-            push_ts(r_next, a.next_attempt_at_ms);
-            r_review.push(BoolGetDatum(a.needs_review));
-            r_reason.push_text(a.review_reason);
+            r_attempt.push(u.attempt);
         } else if (u.kind == CacheUpdate::Kind::NoteAttempt) {
             ++noted;
             n_state.push_text(key.first);
             n_number.push_text(key.second);
-            push_ts(n_last, a.last_attempt_at_ms);
-            n_code.push_text(a.last_error_code);
-            n_message.push_text(a.last_error_message);
-            n_timeouts.push(Int32GetDatum(a.consecutive_timeouts));
-            push_ts(n_next, a.next_attempt_at_ms);
-            n_review.push(BoolGetDatum(a.needs_review));
-            n_reason.push_text(a.review_reason);
+            n_attempt.push(u.attempt);
         }
     }
 
@@ -326,28 +335,27 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
                  charged.datum()});
         }
         if (replaced > 0) {
-            run(replace_plan, kReplaceSql,
-                {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-                 TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, INT8ARRAYOID,
-                 BOOLARRAYOID, BOOLARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-                 JSONBARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-                 TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID,
-                 TEXTARRAYOID},
-                {url, server, r_state.datum(), r_number.datum(), r_outcome.datum(), r_status.datum(),
-                 r_type.datum(), r_classes.datum(), r_business.datum(), r_issue.datum(),
-                 r_expiration.datum(), r_bond.datum(), r_insurance.datum(), r_has_disc.datum(),
-                 r_disc.datum(), r_address.datum(), r_code.datum(), r_message.datum(),
-                 r_record.datum(), r_fetched.datum(), r_expires.datum(), r_last.datum(),
-                 r_last_code.datum(), r_last_message.datum(), r_timeouts.datum(), r_next.datum(),
-                 r_review.datum(), r_reason.datum()});
+            std::vector<Oid> types = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                                      TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+                                      DATEARRAYOID, DATEARRAYOID, INT8ARRAYOID, BOOLARRAYOID,
+                                      BOOLARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+                                      TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID,
+                                      TIMESTAMPTZARRAYOID};
+            std::vector<Datum> values = {url, server, r_state.datum(), r_number.datum(), r_outcome.datum(),
+                                         r_status.datum(), r_type.datum(), r_classes.datum(),
+                                         r_business.datum(), r_issue.datum(), r_expiration.datum(),
+                                         r_bond.datum(), r_insurance.datum(), r_has_disc.datum(),
+                                         r_disc.datum(), r_address.datum(), r_code.datum(),
+                                         r_message.datum(), r_record.datum(), r_fetched.datum(),
+                                         r_expires.datum()};
+            r_attempt.append_to(types, values);
+            run(replace_plan, kReplaceSql, std::move(types), std::move(values));
         }
         if (noted > 0) {
-            run(note_plan, kNoteSql,
-                {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-                 TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID, TEXTARRAYOID},
-                {url, server, n_state.datum(), n_number.datum(), n_last.datum(), n_code.datum(),
-                 n_message.datum(), n_timeouts.datum(), n_next.datum(), n_review.datum(),
-                 n_reason.datum()});
+            std::vector<Oid> types = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+            std::vector<Datum> values = {url, server, n_state.datum(), n_number.datum()};
+            n_attempt.append_to(types, values);
+            run(note_plan, kNoteSql, std::move(types), std::move(values));
         }
         // Later reads in this transaction (the next chunk's) see these rows.
         pg_call([] { CommandCounterIncrement(); });
