@@ -2,12 +2,12 @@
 # pg_cancel_backend from another session stops a hanging request promptly,
 # and the cancelled session goes on working.
 source "$(dirname "$0")/lib/e2e.sh"
-trap 'drop_db cv_e2e_cancel' EXIT
+out=$(mktemp /tmp/cv_cancel.XXXXXX)
+trap 'rm -f "$out"; drop_db cv_e2e_cancel' EXIT
 "$SIMCTL" reset
 fresh_db cv_e2e_cancel
 "$SIMCTL" fault hang ms=30000 endpoint=verify
 
-out=$(mktemp /tmp/cv_cancel.XXXXXX)
 start=$(now_ms)
 psql -X -d cv_e2e_cancel -At >"$out" 2>&1 <<'SQL' &
 SET application_name = 'cv_e2e_victim';

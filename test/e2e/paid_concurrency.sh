@@ -4,7 +4,7 @@
 # short transactions of its own, and a lookup in flight anywhere is waited for
 # instead of bought again (single flight).
 source "$(dirname "$0")/lib/e2e.sh"
-trap 'drop_db cv_e2e_conc' EXIT
+trap 'rm -f "${fifo:-}" /tmp/cv_conc_*.out /tmp/cv_conc_deadlocks; drop_db cv_e2e_conc' EXIT
 fresh_db cv_e2e_conc
 q cv_e2e_conc "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '2')" >/dev/null
 lookups() { "$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/'; }
