@@ -23,6 +23,7 @@ struct Chunk {
     // The current call's admission, and whether the gate has heard it was sent.
     Reservation reservation;
     bool request_sent = false;
+    std::int64_t started_at = 0;  // steady ms of the current call's start
 };
 
 class Runner {
@@ -163,6 +164,15 @@ private:
         stats_.waiting_for_limiter = false;
         backlogged_ = false;
         if (fatal_) return wake;
+        if (!source_done_ && hooks_.should_stop && hooks_.should_stop()) {
+            // No new call: what was not sent stays unanswered.
+            source_done_ = true;
+            stats_.stopped = true;
+            pending_.clear();
+            retries_.clear();
+            sink_.progress(stats_);
+        }
+        if (stats_.stopped) return wake;
         for (;;) {
             if (in_flight_.size() + sink_.unsettled() >= static_cast<std::size_t>(s_.max_concurrent_calls)) {
                 backlogged_ = in_flight_.size() < static_cast<std::size_t>(s_.max_concurrent_calls);
@@ -231,7 +241,9 @@ private:
             ++chunk.attempt;
             ++stats_.calls;
             stats_.next_call_at_ms = 0;
+            chunk.started_at = now;
             in_flight_.emplace(token, std::move(chunk));
+            stats_.in_flight = static_cast<std::int64_t>(in_flight_.size());
             sink_.progress(stats_);
         }
         return wake;
@@ -242,6 +254,9 @@ private:
         if (it == in_flight_.end()) return;
         Chunk chunk = std::move(it->second);
         in_flight_.erase(it);
+        stats_.in_flight = static_cast<std::int64_t>(in_flight_.size());
+        stats_.call_ms_total += std::max<std::int64_t>(0, hooks_.steady_now_ms() - chunk.started_at);
+        ++stats_.calls_ended;
         if (response.request_sent)
             gate_.sent(chunk.reservation, response.sent_at_ms);
         else if (!chunk.request_sent)

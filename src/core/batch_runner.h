@@ -37,6 +37,10 @@ struct BatchStats {
     std::int64_t rate_limited = 0;  // 429s received
     std::int64_t next_call_at_ms = 0;  // steady clock; 0 when not waiting on the limiter
     bool waiting_for_limiter = false;
+    std::int64_t in_flight = 0;       // calls in flight now
+    std::int64_t call_ms_total = 0;   // time from start to answer of the calls that ended
+    std::int64_t calls_ended = 0;
+    bool stopped = false;             // should_stop ended the batch early
 };
 
 class BatchSink {
@@ -61,6 +65,10 @@ public:
 
 struct BatchHooks : CallHooks {
     std::function<std::int64_t()> steady_now_ms;
+    // Optional: true when no new call should start (a job cancelled, its
+    // quota spent). Calls in flight finish and are recorded; chunks not
+    // started are dropped unanswered, and run_batch returns with stopped set.
+    std::function<bool()> should_stop;
 };
 
 struct BatchOptions {

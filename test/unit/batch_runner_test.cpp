@@ -470,3 +470,20 @@ TEST_F(BatchTest, ACallWhoseAnswerNeverArrivedIsCharged) {
     EXPECT_EQ(sink_.answers.size(), 20u);
     for (const auto& [id, o] : sink_.answers) EXPECT_EQ(o.charged(), 1) << id;
 }
+
+TEST_F(BatchTest, StopEndsTheBatchAfterTheCallsInFlight) {
+    control("config", {{"latency_ms", 150}});
+    settings_.max_concurrent_calls = 2;
+    // Stop once the first chunk's answers are in: the other call in flight
+    // still ends and is recorded; nothing more is sent.
+    batch_hooks_.should_stop = [this] { return sink_.chunks >= 1; };
+    BatchStats stats = run(items(1000), gate_);
+    EXPECT_TRUE(stats.stopped);
+    EXPECT_EQ(stats.calls, 2);
+    EXPECT_EQ(counters()["lookups"], 200);
+    EXPECT_EQ(sink_.answers.size(), 200u);
+    EXPECT_EQ(stats.in_flight, 0);
+    EXPECT_EQ(stats.calls_ended, 2);
+    EXPECT_GE(stats.call_ms_total, 2 * 150);
+    gate_.expect_all_resolved(batch_hooks_.steady_now_ms());
+}
