@@ -21,6 +21,7 @@ enum class ErrorKind {
     QuotaExceeded,      // monthly lookup cap would be crossed
     ResourceExhausted,  // a fixed-size shared table is full (a setting sizes it)
     ReadOnly,           // an answer could not be stored: read-only transaction
+    Prerequisite,       // needs something set up first (shared_preload_libraries)
     Aborted,            // query cancel / statement timeout / shutdown
     Internal,
 };

@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "commands/extension.h"
 #include "utils/builtins.h"
@@ -61,8 +62,9 @@ void on_relcache_change(Datum, Oid relid) {
 
 void on_namespace_change(Datum, int, uint32) { valid = false; }
 
-// extversion of the extension, palloc'd; NULL when not installed.
-char* installed_version(Oid ext) {
+// extversion of the extension, palloc'd (NULL when not installed), and the
+// schema it was created in.
+char* installed_version(Oid ext, Oid& schema) {
     char* version = nullptr;
     Relation rel = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;
@@ -73,6 +75,7 @@ char* installed_version(Oid ext) {
         bool isnull = false;
         Datum d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
         if (!isnull) version = text_to_cstring(DatumGetTextPP(d));
+        schema = reinterpret_cast<Form_pg_extension>(GETSTRUCT(tup))->extnamespace;
     }
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
@@ -108,10 +111,11 @@ const ExtensionCatalog& extension_catalog() {
     ExtensionCatalog c;
     const char* version = nullptr;
     Oid ext_of_schema = InvalidOid;
+    Oid ext_schema = InvalidOid;
     pg_call([&] {
         c.extension = get_extension_oid(kExtension, true);
         if (!OidIsValid(c.extension)) return;
-        version = installed_version(c.extension);
+        version = installed_version(c.extension, ext_schema);
         c.data_schema = get_namespace_oid(kDataSchema, true);
         if (OidIsValid(c.data_schema))
             ext_of_schema = getExtensionOfObject(NamespaceRelationId, c.data_schema);
@@ -146,10 +150,16 @@ const ExtensionCatalog& extension_catalog() {
             ReleaseSysCache(idx);
         }
         c.owner = relation_owner(c.cache);
+        // cv_result lives in the schema the extension was created in.
+        const Oid type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("cv_result"),
+                                         ObjectIdGetDatum(ext_schema));
+        if (OidIsValid(type) && getExtensionOfObject(TypeRelationId, type) == c.extension)
+            c.result_type = type;
         for (int i = 0; i < kCacheColumnCount; ++i)
             c.cache_att[i] = get_attnum(c.cache, kCacheColumnNames[i]);
     });
     if (!OidIsValid(c.cache_key)) reinstall("its tables are missing or not its own");
+    if (!OidIsValid(c.result_type)) reinstall("its type cv_result is missing or not its own");
     for (int i = 0; i < kCacheColumnCount; ++i)
         if (c.cache_att[i] == InvalidAttrNumber)
             reinstall(std::string("column license_cache.") + kCacheColumnNames[i] + " is missing");

@@ -51,6 +51,7 @@ struct ExtensionCatalog {
     Oid cache = InvalidOid;        // contractor_verify.license_cache
     Oid cache_key = InvalidOid;    // its primary key (api_url, state, license_number)
     Oid history = InvalidOid;      // contractor_verify.verification_history
+    Oid result_type = InvalidOid;  // @extschema@.cv_result, the functions' row type
     AttrNumber cache_att[kCacheColumnCount] = {};
 };
 

@@ -20,41 +20,6 @@ void copy_text(char* dst, std::size_t size, const char* src) noexcept {
     dst[n] = '\0';
 }
 
-int sqlstate_for(core::ErrorKind kind) {
-    using core::ErrorKind;
-    switch (kind) {
-        case ErrorKind::InvalidParameter:
-            return ERRCODE_INVALID_PARAMETER_VALUE;
-        case ErrorKind::InvalidOptionName:
-            return ERRCODE_FDW_INVALID_OPTION_NAME;
-        case ErrorKind::InvalidOptionValue:
-            return ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-        case ErrorKind::MissingConfig:
-            return ERRCODE_UNDEFINED_OBJECT;
-        case ErrorKind::PermissionDenied:
-            return ERRCODE_INSUFFICIENT_PRIVILEGE;
-        case ErrorKind::AuthRejected:
-            return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-        case ErrorKind::RemoteUnreachable:
-            return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
-        case ErrorKind::RemoteFailure:
-            return ERRCODE_FDW_ERROR;
-        case ErrorKind::RemoteProtocol:
-            return ERRCODE_PROTOCOL_VIOLATION;
-        case ErrorKind::ResourceExhausted:
-            return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
-        case ErrorKind::QuotaExceeded:
-            return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-        case ErrorKind::ReadOnly:
-            return ERRCODE_READ_ONLY_SQL_TRANSACTION;
-        case ErrorKind::Aborted:
-            return ERRCODE_QUERY_CANCELED;
-        case ErrorKind::Internal:
-            break;
-    }
-    return ERRCODE_INTERNAL_ERROR;
-}
-
 }  // namespace
 
 void capture_exception(CapturedError& err, std::exception_ptr ep) noexcept {
@@ -92,6 +57,43 @@ void raise_captured(const CapturedError& err) {
                     err.detail[0] ? errdetail("%s", err.detail) : 0,
                     err.hint[0] ? errhint("%s", err.hint) : 0));
     pg_unreachable();
+}
+
+int sqlstate_for(core::ErrorKind kind) {
+    using core::ErrorKind;
+    switch (kind) {
+        case ErrorKind::InvalidParameter:
+            return ERRCODE_INVALID_PARAMETER_VALUE;
+        case ErrorKind::InvalidOptionName:
+            return ERRCODE_FDW_INVALID_OPTION_NAME;
+        case ErrorKind::InvalidOptionValue:
+            return ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
+        case ErrorKind::MissingConfig:
+            return ERRCODE_UNDEFINED_OBJECT;
+        case ErrorKind::PermissionDenied:
+            return ERRCODE_INSUFFICIENT_PRIVILEGE;
+        case ErrorKind::AuthRejected:
+            return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+        case ErrorKind::RemoteUnreachable:
+            return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+        case ErrorKind::RemoteFailure:
+            return ERRCODE_FDW_ERROR;
+        case ErrorKind::RemoteProtocol:
+            return ERRCODE_PROTOCOL_VIOLATION;
+        case ErrorKind::ResourceExhausted:
+            return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+        case ErrorKind::QuotaExceeded:
+            return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+        case ErrorKind::ReadOnly:
+            return ERRCODE_READ_ONLY_SQL_TRANSACTION;
+        case ErrorKind::Prerequisite:
+            return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+        case ErrorKind::Aborted:
+            return ERRCODE_QUERY_CANCELED;
+        case ErrorKind::Internal:
+            break;
+    }
+    return ERRCODE_INTERNAL_ERROR;
 }
 
 bool interrupt_pending() noexcept {

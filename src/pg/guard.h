@@ -43,6 +43,9 @@ struct CapturedError {
     char detail[1024];
 };
 
+// The SQLSTATE an error kind is raised with.
+int sqlstate_for(core::ErrorKind kind);
+
 // Copies the current exception into err. Never throws.
 void capture_exception(CapturedError& err, std::exception_ptr ep) noexcept;
 

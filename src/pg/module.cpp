@@ -2,6 +2,7 @@
 #include "pg/core_first.h"
 #include "pg/module.h"
 
+#include "pg/launcher.h"
 #include "pg/pg_headers.h"
 
 extern "C" {
@@ -18,10 +19,15 @@ void _PG_init(void) {
     cv::pg::settings_init();
     cv::pg::progress_settings_init();
     cv::pg::worker_settings_init();
+    cv::pg::launcher_settings_init();
     // The cluster-wide rate limiter, quota, batch progress, single flight and
     // the worker's queues need shared memory, which only a preloaded library
     // can have; without it the functions fall back to a per-session limiter,
     // record answers in the caller's transaction, and say so.
-    if (process_shared_preload_libraries_in_progress) cv::pg::shared_state_request();
+    // The launcher resumes verification jobs at server start.
+    if (process_shared_preload_libraries_in_progress) {
+        cv::pg::shared_state_request();
+        cv::pg::launcher_register();
+    }
     cv::pg::reserve_guc_prefix();
 }

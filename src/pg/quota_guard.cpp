@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <optional>
 
 #include "pg/quota_guard.h"
 
@@ -68,6 +69,23 @@ std::int64_t QuotaReservation::used_from_history() {
     return used;
 }
 
+ApiKeySlot& QuotaReservation::month_slot(SharedState* s, std::optional<SharedLock>& lock) {
+    const std::int32_t month = current_month();
+    bool loaded = false;
+    {
+        SharedLock probe(s);
+        loaded = account_slot(s, ctx_, steady_now_ms()).quota_month == month;
+    }
+    const std::int64_t from_history = loaded ? 0 : used_from_history();
+    lock.emplace(s);
+    ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
+    if (slot.quota_month != month) {
+        slot.quota_month = month;
+        slot.quota_used = from_history;
+    }
+    return slot;
+}
+
 void QuotaReservation::reserve(std::int64_t needed) {
     const std::int64_t quota = ctx_.settings.monthly_lookup_quota;
     SharedState* s = shared_state();
@@ -77,23 +95,20 @@ void QuotaReservation::reserve(std::int64_t needed) {
             core::check_monthly_quota(quota, used_from_history(), needed, ctx_.server_name);
         return;
     }
-    const std::int32_t month = current_month();
-    bool loaded = false;
-    {
-        SharedLock lock(s);
-        loaded = account_slot(s, ctx_, steady_now_ms()).quota_month == month;
-    }
-    const std::int64_t from_history = loaded ? 0 : used_from_history();
-    SharedLock lock(s);
-    ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
-    if (slot.quota_month != month) {
-        slot.quota_month = month;
-        slot.quota_used = from_history;
-    }
+    std::optional<SharedLock> lock;
+    ApiKeySlot& slot = month_slot(s, lock);
     if (quota > 0 && needed > 0)
         core::check_monthly_quota(quota, slot.quota_used + slot.quota_reserved, needed, ctx_.server_name);
     slot.quota_reserved += needed;
     reserved_ += needed;
+}
+
+std::int64_t QuotaReservation::spent() {
+    SharedState* s = shared_state();
+    if (s == nullptr) return used_from_history();
+    std::optional<SharedLock> lock;
+    ApiKeySlot& slot = month_slot(s, lock);
+    return slot.quota_used + slot.quota_reserved;
 }
 
 void QuotaReservation::charge(std::int64_t lookups) {

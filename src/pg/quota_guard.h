@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "pg/catalog.h"
 #include "pg/server_context.h"
+#include "pg/shared_state.h"
 
 namespace cv::pg {
 
@@ -24,9 +26,13 @@ public:
     void reserve(std::int64_t needed);
     // The API charged `lookups` (taken from this statement's reservation first).
     void charge(std::int64_t lookups);
+    // Lookups of the month counted so far, charged or reserved by anyone.
+    std::int64_t spent();
 
 private:
     std::int64_t used_from_history();
+    // The account's slot with this month's count loaded, `lock` holding it.
+    ApiKeySlot& month_slot(SharedState* s, std::optional<SharedLock>& lock);
 
     const ServerContext& ctx_;
     const ExtensionCatalog& catalog_;

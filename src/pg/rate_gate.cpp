@@ -203,6 +203,18 @@ ApiKeySlot& account_slot(SharedState* s, const ServerContext& ctx, std::int64_t 
     return *chosen;
 }
 
+bool copy_batch_log(const ServerContext& ctx, core::StartLog& out) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    SharedLock lock(s);
+    ApiKeySlot* slot = existing_slot(s, key_hash(ctx));
+    if (slot == nullptr)
+        core::start_log_reset(out);
+    else
+        out = slot->batch_log;
+    return true;
+}
+
 std::unique_ptr<core::RateGate> make_rate_gate(const ServerContext& ctx, CallKind kind) {
     if (SharedState* s = shared_state()) return std::make_unique<SharedRateGate>(s, ctx, kind);
     warn_once_without_preload();

@@ -18,6 +18,10 @@ enum class CallKind { Batch, Single };
 // was not preloaded.
 std::unique_ptr<core::RateGate> make_rate_gate(const ServerContext& ctx, CallKind kind);
 
+// Copies the account's batch-call log (what the cluster-wide limiter knows of
+// recent and pending calls) for estimates; false without shared memory.
+bool copy_batch_log(const ServerContext& ctx, core::StartLog& out);
+
 // The shared slot of an API account (url and key). Call with s->lock held.
 // Claims a free or idle slot; throws Error(ResourceExhausted) when every one
 // of contractor_verify.max_api_keys is busy with another account.

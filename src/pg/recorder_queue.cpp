@@ -28,20 +28,22 @@ namespace {
 // A worker registered but not attached after this long is taken as failed to start.
 constexpr long kStartTimeoutMs = 10000;
 
-// This database's queue; claims a free one when `create`. Call with the
+// A database's queue; claims a free one when `create`. Call with the
 // recorder lock held.
-RecorderQueue* queue_of(SharedState* s, bool create) {
+RecorderQueue* queue_for(SharedState* s, Oid database, bool create) {
     RecorderQueue* free_slot = nullptr;
     for (auto& q : s->recorders) {
-        if (q.database == MyDatabaseId) return &q;
+        if (q.database == database) return &q;
         if (q.database == InvalidOid && free_slot == nullptr) free_slot = &q;
     }
     if (!create || free_slot == nullptr) return nullptr;
     std::memset(static_cast<void*>(free_slot), 0, sizeof(RecorderQueue));
-    free_slot->database = MyDatabaseId;
+    free_slot->database = database;
     free_slot->done_ticket = s->next_ticket - 1;
     return free_slot;
 }
+
+RecorderQueue* queue_of(SharedState* s, bool create) { return queue_for(s, MyDatabaseId, create); }
 
 // Frees the queues of databases that were dropped with answers still queued
 // (DROP DATABASE ... WITH (FORCE) ends their worker): their segments are
@@ -72,9 +74,10 @@ bool worker_alive(const RecorderQueue& q) {
     return !TimestampDifferenceExceeds(q.start_requested_at, GetCurrentTimestamp(), kStartTimeoutMs);
 }
 
-// Registers a worker for this database unless one runs. Call with the
-// recorder lock held; false when none could be registered.
-bool start_worker(SharedState* s, RecorderQueue& q, Oid owner) {
+// Registers a worker for q's database unless one runs. Call with the
+// recorder lock held; false when none could be registered. A probing worker
+// exits at once when its database has nothing for it.
+bool start_worker(SharedState* s, RecorderQueue& q, Oid owner, bool probe = false) {
     if (worker_alive(q)) return true;
     BackgroundWorker worker;
     std::memset(&worker, 0, sizeof worker);
@@ -83,11 +86,11 @@ bool start_worker(SharedState* s, RecorderQueue& q, Oid owner) {
     worker.bgw_restart_time = BGW_NEVER_RESTART;
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "contractor_verify");
     snprintf(worker.bgw_function_name, BGW_MAXLEN, "cv_worker_main");
-    snprintf(worker.bgw_name, BGW_MAXLEN, "contractor_verify worker for database %u", MyDatabaseId);
+    snprintf(worker.bgw_name, BGW_MAXLEN, "contractor_verify worker for database %u", q.database);
     snprintf(worker.bgw_type, BGW_MAXLEN, "contractor_verify worker");
     const int index = static_cast<int>(&q - s->recorders);
     worker.bgw_main_arg = Int32GetDatum(index);
-    WorkerStartArgs args{MyDatabaseId, owner};
+    WorkerStartArgs args{q.database, owner, probe};
     static_assert(sizeof args <= BGW_EXTRALEN, "worker arguments fit bgw_extra");
     std::memcpy(worker.bgw_extra, &args, sizeof args);
     worker.bgw_notify_pid = 0;
@@ -168,6 +171,64 @@ std::optional<std::uint64_t> hand_over(const std::string& message, Oid owner) {
         if (wake != nullptr) SetLatch(wake);
     });
     return ticket;
+}
+
+bool start_database_worker(Oid database) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+    RecorderQueue* q = queue_for(s, database, true);
+    const bool started = q != nullptr && !worker_alive(*q) && start_worker(s, *q, InvalidOid, true);
+    LWLockRelease(s->recorder_lock);
+    return started;
+}
+
+bool database_worker_running(Oid database) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    LWLockAcquire(s->recorder_lock, LW_SHARED);
+    RecorderQueue* q = queue_for(s, database, false);
+    const bool running = q != nullptr && worker_alive(*q);
+    LWLockRelease(s->recorder_lock);
+    return running;
+}
+
+bool database_has_jobs(Oid database) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return false;
+    LWLockAcquire(s->recorder_lock, LW_SHARED);
+    RecorderQueue* q = queue_for(s, database, false);
+    const bool has = q != nullptr && q->has_jobs;
+    LWLockRelease(s->recorder_lock);
+    return has;
+}
+
+void restart_job_workers(long min_interval_ms) {
+    SharedState* s = shared_state();
+    if (s == nullptr) return;
+    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+    for (auto& q : s->recorders) {
+        if (q.database == InvalidOid || !q.has_jobs || worker_alive(q)) continue;
+        if (!TimestampDifferenceExceeds(q.start_requested_at, GetCurrentTimestamp(), static_cast<int>(min_interval_ms)))
+            continue;
+        (void)start_worker(s, q, q.owner);
+    }
+    LWLockRelease(s->recorder_lock);
+}
+
+void jobs_committed(Oid owner) noexcept {
+    SharedState* s = shared_state();
+    if (s == nullptr) return;
+    Latch* wake = nullptr;
+    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+    RecorderQueue* q = queue_of(s, true);
+    if (q != nullptr) {
+        q->has_jobs = true;
+        if (!worker_alive(*q)) (void)start_worker(s, *q, owner);
+        wake = q->worker_latch;
+    }
+    LWLockRelease(s->recorder_lock);
+    if (wake != nullptr) SetLatch(wake);
 }
 
 bool recorded(std::uint64_t ticket) {

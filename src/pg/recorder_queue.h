@@ -31,6 +31,20 @@ bool recorder_running();
 // has gone away with work left.
 void wait_for_recording(long timeout_ms, Oid owner);
 
+// A transaction that queued or cancelled a job committed: the database keeps
+// a worker while it has jobs; starts or wakes it. Never raises (it runs in a
+// commit callback).
+void jobs_committed(Oid owner) noexcept;
+
+// For the launcher: starts a probing worker for a database (it exits at once
+// when the database has nothing for it); false when none was started.
+bool start_database_worker(Oid database);
+bool database_worker_running(Oid database);
+bool database_has_jobs(Oid database);
+// Starts a worker again for each database with jobs whose worker is gone (at
+// most once per min_interval_ms each).
+void restart_job_workers(long min_interval_ms);
+
 // The worker's side.
 struct RecorderWork {
     std::uint64_t ticket;

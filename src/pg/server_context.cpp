@@ -17,6 +17,7 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/errcodes.h"
 }
 
@@ -58,10 +59,15 @@ std::string key_id(const std::string& key) {
     return out;
 }
 
+std::string quoted_role(const std::string& role) {
+    return pg_value([&] { return quote_identifier(role.c_str()); });
+}
+
 }  // namespace
 
-ServerContext load_server_context(const char* name) {
+ServerContext load_server_context(const char* name, Oid role_oid) {
     ServerContext ctx;
+    const Oid user = OidIsValid(role_oid) ? role_oid : GetUserId();
     ctx.server_name = name != nullptr ? name : default_server_name();
 
     ForeignServer* server = nullptr;
@@ -69,13 +75,16 @@ ServerContext load_server_context(const char* name) {
     const char* role = nullptr;
     bool usage = false;
     pg_call([&] {
-        role = GetUserNameFromId(GetUserId(), false);
+        role = GetUserNameFromId(user, false);
         server = GetForeignServerByName(ctx.server_name.c_str(), true);
         if (server == nullptr) return;
         fdw_name = GetForeignDataWrapper(server->fdwid)->fdwname;
-        usage = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+        usage = pg_foreign_server_aclcheck(server->serverid, user, ACL_USAGE) == ACLCHECK_OK;
     });
     ctx.role_name = role;
+    // How messages name the role: the caller, or the role a job runs for.
+    const std::string who = OidIsValid(role_oid) ? "role \"" + ctx.role_name + "\"" : "the current user";
+    const std::string for_whom = OidIsValid(role_oid) ? quoted_role(ctx.role_name) : "CURRENT_USER";
     if (server == nullptr)
         throw Error(ErrorKind::MissingConfig,
                     "server \"" + ctx.server_name + "\" does not exist",
@@ -99,21 +108,21 @@ ServerContext load_server_context(const char* name) {
     // GetUserMapping: the user's own mapping, else PUBLIC's.
     UserMapping* um = nullptr;
     try {
-        pg_call([&] { um = GetUserMapping(GetUserId(), server->serverid); });
+        pg_call([&] { um = GetUserMapping(user, server->serverid); });
     } catch (const PgError& e) {
         if (e.edata()->sqlerrcode != ERRCODE_UNDEFINED_OBJECT) throw;
     }
     if (um == nullptr)
         throw Error(ErrorKind::MissingConfig,
-                    "no user mapping for the current user on server \"" + ctx.server_name + "\"",
-                    "Create one with: CREATE USER MAPPING FOR CURRENT_USER SERVER " +
+                    "no user mapping for " + who + " on server \"" + ctx.server_name + "\"",
+                    "Create one with: CREATE USER MAPPING FOR " + for_whom + " SERVER " +
                         ctx.server_name + " OPTIONS (api_key '...');");
     auto options = to_map(um->options);
     auto key = options.find("api_key");
     if (key == options.end() || key->second.empty())
         throw Error(ErrorKind::MissingConfig,
                     "the user mapping on server \"" + ctx.server_name + "\" has no api_key",
-                    "Add it with: ALTER USER MAPPING FOR CURRENT_USER SERVER " + ctx.server_name +
+                    "Add it with: ALTER USER MAPPING FOR " + for_whom + " SERVER " + ctx.server_name +
                         " OPTIONS (ADD api_key '...');");
     ctx.api_key = key->second;
     ctx.api_key_id = key_id(ctx.api_key);

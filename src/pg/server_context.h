@@ -21,8 +21,10 @@ struct ServerContext {
 };
 
 // name: the function's server argument, or nullptr for contractor_verify.server.
+// role: whose USAGE and user mapping count (InvalidOid: the current user; a
+// job's worker passes the role that submitted it).
 // Throws Error(MissingConfig) for no such server or no user mapping,
 // Error(PermissionDenied) without USAGE on the server.
-ServerContext load_server_context(const char* name);
+ServerContext load_server_context(const char* name, Oid role = InvalidOid);
 
 }  // namespace cv::pg

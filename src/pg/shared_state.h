@@ -78,6 +78,7 @@ struct RecorderQueue {
     int worker_pid;  // 0: none running
     bool starting;   // a worker was registered and has not attached yet
     TimestampTz start_requested_at;
+    bool has_jobs;   // the database has jobs queued or running: keep a worker for it
     Latch* worker_latch;
     std::uint64_t done_ticket;
     int head, count;

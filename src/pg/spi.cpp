@@ -85,7 +85,8 @@ std::vector<std::vector<Datum>> run_rows(SPIPlanPtr plan, Datum* values, const c
     uint64 count = 0;
     pg_call([&] {
         const int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-        if (rc != SPI_OK_SELECT)
+        if (rc != SPI_OK_SELECT && rc != SPI_OK_INSERT_RETURNING && rc != SPI_OK_UPDATE_RETURNING &&
+            rc != SPI_OK_DELETE_RETURNING)
             elog(ERROR, "contractor_verify: storage query failed: %s", SPI_result_code_string(rc));
         count = SPI_processed;
     });

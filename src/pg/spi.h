@@ -29,6 +29,8 @@ public:
     void push_text(const std::string& s);            // empty string pushes NULL
     void push_text_or_null(const std::string* s);    // nullptr pushes NULL
     Datum datum() const;
+    std::size_t size() const { return values_.size(); }
+    void clear() { values_.clear(); nulls_.clear(); }
 
 private:
     Oid type_;

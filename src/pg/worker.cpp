@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,8 @@
 #include "pg/spi.h"
 #include "pg/worker.h"
 #include "pg/worker_recording.h"
+#include "pg/job_runner.h"
+#include "pg/job_store.h"
 #include "pg/legacy_spool.h"
 
 extern "C" {
@@ -106,10 +110,85 @@ void detach_from_queue(int, Datum) {
     if (q.worker_pid == MyProcPid) {
         q.worker_pid = 0;
         q.worker_latch = nullptr;
-        if (q.count == 0) q.database = InvalidOid;
+        // A database with jobs keeps its slot: the launcher starts a worker again.
+        if (q.count == 0 && !q.has_jobs) q.database = InvalidOid;
     }
     LWLockRelease(s->recorder_lock);
     ConditionVariableBroadcast(&s->settled);
+}
+
+// Records the message at the head of the queue, if any; false when the queue is empty.
+bool record_next_message() {
+    SharedState* s = shared_state();
+    RecorderQueue& q = s->recorders[queue_index];
+    bool have = false;
+    RecorderEntry entry{};
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_SHARED);
+        if (q.count > 0) {
+            have = true;
+            entry = q.ring[q.head];
+        }
+        LWLockRelease(s->recorder_lock);
+    });
+    if (!have) return false;
+    handle(entry);
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        if (q.count > 0 && q.ring[q.head].ticket == entry.ticket) {
+            q.head = (q.head + 1) % kRecorderRing;
+            --q.count;
+            q.done_ticket = entry.ticket;
+        }
+        LWLockRelease(s->recorder_lock);
+        ConditionVariableBroadcast(&s->settled);
+    });
+    return true;
+}
+
+void set_has_jobs(bool has) {
+    SharedState* s = shared_state();
+    pg_call([&] {
+        LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+        s->recorders[queue_index].has_jobs = has;
+        LWLockRelease(s->recorder_lock);
+    });
+}
+
+void reload_config_if_asked() {
+    pg_call([] {
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+    });
+}
+
+// The oldest unfinished job (and, at most hourly, jobs past their retention
+// deleted); nullopt when there is none or the extension cannot run jobs here.
+std::optional<JobRow> find_job(TimestampTz& last_cleanup) {
+    std::optional<JobRow> job;
+    try {
+        begin();
+        const ExtensionCatalog& catalog = extension_catalog();
+        if (TimestampDifferenceExceeds(last_cleanup, GetCurrentTimestamp(), 3600 * 1000)) {
+            last_cleanup = GetCurrentTimestamp();
+            (void)delete_finished_jobs(catalog, job_retention_ms());
+        }
+        job = next_job(catalog);
+        commit();
+    } catch (const std::exception& e) {
+        // Not installed here, or not updated to this library's version: no
+        // jobs. Anything else is worth a line in the log. (The message is
+        // copied first: a Postgres error's text goes with the transaction.)
+        const auto* error = dynamic_cast<const core::Error*>(&e);
+        const int level = error != nullptr && error->kind() == core::ErrorKind::MissingConfig ? DEBUG1 : WARNING;
+        const std::string message = e.what();
+        abort_transaction();
+        pg_call([&] { ereport(level, (errmsg("contractor_verify worker could not look for jobs: %s", message.c_str()))); });
+        return std::nullopt;
+    }
+    return job;
 }
 
 void run(int index, const WorkerStartArgs& args) {
@@ -137,26 +216,63 @@ void run(int index, const WorkerStartArgs& args) {
         turn = AllocSetContextCreate(TopMemoryContext, "contractor_verify worker turn",
                                      ALLOCSET_DEFAULT_SIZES);
     });
-    TimestampTz last_work = 0;
+    // While a job runs, the worker records what backends hand over between
+    // the job's steps.
+    const std::function<void()> between = [&] {
+        reload_config_if_asked();
+        for (int i = 0; i < 8 && record_next_message(); ++i) {
+        }
+    };
+    TimestampTz last_work = 0, last_cleanup = 0, last_job_check = 0;
     pg_call([&] { last_work = GetCurrentTimestamp(); });
+    bool look_for_jobs = true;
     for (;;) {
-        bool have = false, leave = false;
-        RecorderEntry entry{};
         pg_call([&] {
             CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
             MemoryContextReset(turn);
             MemoryContextSwitchTo(turn);
+        });
+        reload_config_if_asked();
+        if (record_next_message()) {
+            pg_call([&] { last_work = GetCurrentTimestamp(); });
+            continue;
+        }
+        if (look_for_jobs || TimestampDifferenceExceeds(last_job_check, GetCurrentTimestamp(), 1000)) {
+            look_for_jobs = false;
+            pg_call([&] { last_job_check = GetCurrentTimestamp(); });
+            std::optional<JobRow> job = find_job(last_cleanup);
+            set_has_jobs(job.has_value());
+            if (job) {
+                pgstat_report_activity(STATE_RUNNING, ("running job " + std::to_string(job->id)).c_str());
+                run_job(*job, between);
+                pgstat_report_activity(STATE_IDLE, nullptr);
+                pg_call([&] { last_work = GetCurrentTimestamp(); });
+                look_for_jobs = true;
+                continue;
+            }
+            if (args.probe) {
+                // Started by the launcher to look for jobs: none, and no answers to record.
+                bool idle_now = false;
+                pg_call([&] {
+                    LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+                    if (q.count == 0 && !q.has_jobs) {
+                        q.worker_pid = 0;
+                        q.worker_latch = nullptr;
+                        q.database = InvalidOid;
+                        idle_now = true;
+                    }
+                    LWLockRelease(s->recorder_lock);
+                });
+                if (idle_now) return;
+            }
+        }
+        bool leave = false;
+        pg_call([&] {
             LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-            if (q.count > 0) {
-                have = true;
-                entry = q.ring[q.head];
-            } else if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms)) {
+            if (q.count == 0 && !q.has_jobs &&
+                TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms)) {
                 // Idle: leave, so the database can be dropped; a backend with
-                // answers to record starts a new worker.
+                // answers to record or a job to run starts a new worker.
                 q.worker_pid = 0;
                 q.worker_latch = nullptr;
                 q.database = InvalidOid;
@@ -165,25 +281,12 @@ void run(int index, const WorkerStartArgs& args) {
             LWLockRelease(s->recorder_lock);
         });
         if (leave) return;
-        if (!have) {
-            pg_call([] {
-                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500,
-                                PG_WAIT_EXTENSION);
-                ResetLatch(MyLatch);
-            });
-            continue;
-        }
-        handle(entry);
         pg_call([&] {
-            LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-            if (q.count > 0 && q.ring[q.head].ticket == entry.ticket) {
-                q.head = (q.head + 1) % kRecorderRing;
-                --q.count;
-                q.done_ticket = entry.ticket;
-            }
-            LWLockRelease(s->recorder_lock);
-            ConditionVariableBroadcast(&s->settled);
-            last_work = GetCurrentTimestamp();
+            const int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500,
+                                     PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            // Woken: a message, or a job queued or cancelled.
+            if (rc & WL_LATCH_SET) look_for_jobs = true;
         });
     }
 }
@@ -197,6 +300,7 @@ void worker_settings_init() {
         "A backend starts a new one when it has answers to record. While a worker runs, "
         "DROP DATABASE waits for it (or use DROP DATABASE ... WITH (FORCE)).",
         &idle_timeout_ms, 2000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    job_settings_init();
 }
 
 }  // namespace cv::pg
@@ -238,6 +342,8 @@ void cv_worker_main(Datum arg) {
     } catch (...) {
         cv::pg::capture_exception(err, std::current_exception());
     }
+    // Told to stop (a fast shutdown, pg_terminate_backend): the usual message.
+    if (err.set && err.kind == cv::core::ErrorKind::Aborted && ProcDiePending) CHECK_FOR_INTERRUPTS();
     if (err.set) cv::pg::raise_captured(err);  // FATAL for a worker: it exits, a backend starts another
     proc_exit(0);
 }

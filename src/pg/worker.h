@@ -11,6 +11,7 @@ namespace cv::pg {
 struct WorkerStartArgs {
     Oid database;
     Oid owner;  // the extension's owner: whom the worker connects as
+    bool probe; // started by the launcher: exit at once when there is nothing to do
 };
 
 // contractor_verify.worker_idle_timeout (pg/worker.cpp).

@@ -91,9 +91,10 @@ std::optional<std::string> record(const RecorderMessage& m) {
         } catch (...) {
             failure = std::current_exception();
         }
-        abort_transaction();
+        // A Postgres error's text lives in the transaction's memory: read it first.
         int code = 0;
         std::string error = describe(failure, code);
+        abort_transaction();
         if (!transient(code) || attempt >= 3) return error;
         pg_usleep(100000L * attempt);
     }
