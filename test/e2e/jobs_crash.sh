@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A job survives its worker being killed with SIGKILL half way (the cluster
+# restarts), and an immediate shutdown and restart: it resumes where it
+# stopped, completes, and buys again at most the records of the chunks that
+# were in flight at that moment (max_concurrent_calls chunks). Then a cancel
+# takes effect within a second and SIGTERM stops the worker within a second.
+source "$(dirname "$0")/lib/e2e.sh"
+source "$E2E_ROOT/scripts/lib/common.sh"
+DB=cv_e2e_jobs_crash
+trap 'drop_db $DB' EXIT
+fresh_db $DB
+q $DB "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '2')" >/dev/null
+DATA="$PGHOST/data"
+lookups() { "$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/'; }
+worker_pid() { q $DB "SELECT pid FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = '$DB'"; }
+wait_ready() {
+  for _ in $(seq 1 300); do pg_isready -q -d postgres && psql -X -q -At -d $DB -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "the cluster did not come back"
+}
+wait_job() {  # wait_job ID SECONDS: prints the status once the job has ended
+  local status=""
+  for _ in $(seq 1 $(($2 * 10))); do
+    status=$(q $DB "SELECT job_status FROM cv_job_status($1)" 2>/dev/null || true)
+    case "$status" in completed|failed|cancelled) echo "$status"; return 0 ;; esac
+    sleep 0.1
+  done
+  echo "$status"
+}
+
+crash_case() {  # crash_case NAME FIRST_LICENSE HOW
+  local name=$1 base=$2 how=$3
+  "$SIMCTL" reset
+  "$SIMCTL" config latency_ms=300
+  local job; job=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'r' || i, 'CA', ($base + i)::text FROM generate_series(1, 4000) i\$\$)")
+  local done_before=0
+  for _ in $(seq 1 300); do
+    done_before=$(q $DB "SELECT processed_entities FROM cv_job_status($job)")
+    [ "$done_before" -ge 2000 ] && break
+    sleep 0.05
+  done
+  [ "$done_before" -ge 2000 ] || fail "$name: the job never got half way"
+  if [ "$how" = kill ]; then
+    kill -9 "$(worker_pid)"
+  else
+    as_postgres pg_ctl -D "$DATA" -m immediate stop >/dev/null
+    as_postgres pg_ctl -D "$DATA" -l "$PGHOST/server.log" -w -t 60 start >/dev/null
+  fi
+  wait_ready
+  echo "$name: $done_before of 4000 records processed when it struck"
+  assert_eq completed "$(wait_job "$job" 120)" "$name: the job's status after the restart"
+  assert_eq "4000|4000|0|4000" "$(q $DB "SELECT concat_ws('|', processed_entities, completed_entities, failed_entities, lookups_done) FROM cv_job_status($job)")" \
+    "$name: processed, completed, failed, answers recorded"
+  assert_eq 4000 "$(q $DB "SELECT count(*) FROM cv_job_results($job) WHERE error_code IS NULL OR error_code = 'NOT_FOUND'")" "$name: answered result rows"
+  local charged; charged=$(lookups)
+  local twice=$((charged - 4000))
+  echo "$name: $charged lookups charged for 4000 licenses"
+  [ "$twice" -le 200 ] || fail "$name: $twice lookups bought twice, more than the 2 chunks in flight"
+  pass "$name: bought twice at most the chunks in flight ($twice lookups)"
+}
+
+crash_case "SIGKILL of the worker" 7000000 kill
+crash_case "immediate shutdown" 7100000 immediate
+
+# Cancel: queued work stops within a second; the calls in flight are recorded.
+"$SIMCTL" reset
+"$SIMCTL" config latency_ms=400
+job=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'x' || i, 'CA', (7200000 + i)::text FROM generate_series(1, 5000) i\$\$)")
+for _ in $(seq 1 100); do [ "$(q $DB "SELECT processed_entities FROM cv_job_status($job)")" -ge 200 ] && break; sleep 0.05; done
+t0=$(now_ms)
+assert_eq t "$(q $DB "SELECT cv_job_cancel($job)")" "cv_job_cancel of a running job"
+status=$(wait_job "$job" 10)
+t1=$(now_ms)
+assert_eq cancelled "$status" "the cancelled job's status"
+[ $((t1 - t0)) -le 1500 ] || fail "the cancel took $((t1 - t0)) ms"
+pass "the job stopped $((t1 - t0)) ms after the cancel"
+sleep 1
+charged=$(lookups)
+row=$(q $DB "SELECT lookups_done || '|' || processed_entities FROM cv_job_status($job)")
+assert_eq "$charged|$charged" "$row" "answers recorded and processed rows = lookups charged"
+assert_eq $((5000 - charged)) "$(q $DB "SELECT count(*) FROM cv_job_results($job) WHERE error_code = 'CANCELLED'")" "rows never looked up, marked CANCELLED"
+assert_eq f "$(q $DB "SELECT cv_job_cancel($job)")" "cv_job_cancel of a job that has ended"
+
+# SIGTERM of the worker (as in a fast shutdown) stops it within a second; the
+# job stays processing and resumes when a worker runs again.
+"$SIMCTL" reset
+"$SIMCTL" config latency_ms=300
+job=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'y' || i, 'CA', (7300000 + i)::text FROM generate_series(1, 3000) i\$\$)")
+for _ in $(seq 1 100); do [ "$(q $DB "SELECT processed_entities FROM cv_job_status($job)")" -ge 200 ] && break; sleep 0.05; done
+pid=$(worker_pid)
+t0=$(now_ms)
+kill -TERM "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.02; [ $(($(now_ms) - t0)) -le 5000 ] || break; done
+t1=$(now_ms)
+kill -0 "$pid" 2>/dev/null && fail "the worker was still running 5 s after SIGTERM"
+[ $((t1 - t0)) -le 1000 ] || fail "the worker took $((t1 - t0)) ms to stop"
+pass "the worker stopped $((t1 - t0)) ms after SIGTERM"
+assert_eq completed "$(wait_job "$job" 60)" "the job resumed by a new worker"
+charged=$(lookups)
+[ $((charged - 3000)) -le 200 ] || fail "$((charged - 3000)) lookups bought twice after SIGTERM"
+pass "after SIGTERM: $charged lookups for 3000 licenses"
