@@ -18,6 +18,7 @@
 #include "core/observation.h"
 #include "core/options.h"
 #include "core/quota.h"
+#include "core/quota_file.h"
 #include "core/rate_gate.h"
 #include "core/rate_window.h"
 #include "core/single_lookup.h"

@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <ctime>
-#include <optional>
+#include <exception>
 
 #include "pg/quota_guard.h"
 
 #include "pg/guard.h"
+#include "pg/quota_file.h"
 #include "pg/rate_gate.h"
 #include "pg/result_row.h"
 #include "pg/shared_state.h"
@@ -33,12 +34,10 @@ constexpr const char* kUsedSql =
     "       (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')";
 SPIPlanPtr used_plan = nullptr;
 
-std::int32_t current_month() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    return (utc.tm_year + 1900) * 12 + utc.tm_mon + 1;
-}
+// While a statement charges, the quota file is rewritten at most this often.
+constexpr std::int64_t kSaveEveryMs = 1000;
+
+std::int32_t current_month() { return core::utc_month(std::time(nullptr)); }
 
 }  // namespace
 
@@ -47,14 +46,30 @@ QuotaReservation::QuotaReservation(const ServerContext& ctx, const ExtensionCata
 
 QuotaReservation::~QuotaReservation() {
     SharedState* s = shared_state();
-    if (s == nullptr || reserved_ == 0) return;
-    try {
-        SharedLock lock(s);
-        ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
-        slot.quota_reserved = std::max<std::int64_t>(0, slot.quota_reserved - reserved_);
-    } catch (...) {
-        // Unreachable in practice (the slot exists while it holds a reservation).
+    if (s == nullptr) return;
+    if (reserved_ != 0) {
+        try {
+            SharedLock lock(s);
+            ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
+            slot.quota_reserved = std::max<std::int64_t>(0, slot.quota_reserved - reserved_);
+        } catch (...) {
+            // Unreachable in practice (the slot exists while it holds a reservation).
+        }
     }
+    if (unsaved_) save(s, last_charge_);
+}
+
+void QuotaReservation::save(SharedState* s, std::uint64_t charge) noexcept {
+    if (save_quota_counts(s, charge, save_failed_ ? LOG : WARNING))
+        unsaved_ = false;
+    else
+        save_failed_ = true;
+}
+
+bool QuotaReservation::claim_save(SharedState* s, std::int64_t now) {
+    if (now - s->quota_saved_at_ms < kSaveEveryMs) return false;
+    s->quota_saved_at_ms = now;
+    return true;
 }
 
 std::int64_t QuotaReservation::used_from_history() {
@@ -69,23 +84,6 @@ std::int64_t QuotaReservation::used_from_history() {
     return used;
 }
 
-ApiKeySlot& QuotaReservation::month_slot(SharedState* s, std::optional<SharedLock>& lock) {
-    const std::int32_t month = current_month();
-    bool loaded = false;
-    {
-        SharedLock probe(s);
-        loaded = account_slot(s, ctx_, steady_now_ms()).quota_month == month;
-    }
-    const std::int64_t from_history = loaded ? 0 : used_from_history();
-    lock.emplace(s);
-    ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
-    if (slot.quota_month != month) {
-        slot.quota_month = month;
-        slot.quota_used = from_history;
-    }
-    return slot;
-}
-
 void QuotaReservation::reserve(std::int64_t needed) {
     const std::int64_t quota = ctx_.settings.monthly_lookup_quota;
     SharedState* s = shared_state();
@@ -95,31 +93,87 @@ void QuotaReservation::reserve(std::int64_t needed) {
             core::check_monthly_quota(quota, used_from_history(), needed, ctx_.server_name);
         return;
     }
-    std::optional<SharedLock> lock;
-    ApiKeySlot& slot = month_slot(s, lock);
-    if (quota > 0 && needed > 0)
-        core::check_monthly_quota(quota, slot.quota_used + slot.quota_reserved, needed, ctx_.server_name);
-    slot.quota_reserved += needed;
-    reserved_ += needed;
+    const std::int32_t month = current_month();
+    bool loaded = false;
+    std::uint64_t account = 0;
+    {
+        SharedLock lock(s);
+        const ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
+        loaded = slot.quota_month == month;
+        account = slot.key_hash;
+    }
+    std::int64_t saved = 0, from_history = 0;
+    bool unreadable = false;
+    if (!loaded) {
+        saved = saved_quota_count(account, month, unreadable);
+        from_history = used_from_history();
+    }
+    std::exception_ptr refused;
+    {
+        SharedLock lock(s);
+        ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
+        if (slot.quota_month != month) {
+            slot.quota_month = month;
+            slot.quota_used = std::max(saved, from_history);
+        }
+        try {
+            if (quota > 0 && needed > 0)
+                core::check_monthly_quota(quota, slot.quota_used + slot.quota_reserved, needed,
+                                          ctx_.server_name);
+            slot.quota_reserved += needed;
+            reserved_ += needed;
+        } catch (...) {
+            refused = std::current_exception();
+        }
+    }
+    // A damaged file is replaced at once, whether or not this statement runs.
+    if (unreadable) save(s, 0);
+    if (refused) std::rethrow_exception(refused);
 }
 
 std::int64_t QuotaReservation::spent() {
     SharedState* s = shared_state();
     if (s == nullptr) return used_from_history();
-    std::optional<SharedLock> lock;
-    ApiKeySlot& slot = month_slot(s, lock);
+    reserve(0);  // loads the month's count
+    SharedLock lock(s);
+    const ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
     return slot.quota_used + slot.quota_reserved;
 }
 
 void QuotaReservation::charge(std::int64_t lookups) {
     SharedState* s = shared_state();
     if (s == nullptr || lookups <= 0) return;
-    SharedLock lock(s);
-    ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
-    const std::int64_t from_reservation = std::min(lookups, reserved_);
-    reserved_ -= from_reservation;
-    slot.quota_reserved = std::max<std::int64_t>(0, slot.quota_reserved - from_reservation);
-    if (slot.quota_month != 0) slot.quota_used += lookups;
+    bool due = false;
+    {
+        const std::int64_t now = steady_now_ms();
+        SharedLock lock(s);
+        ApiKeySlot& slot = account_slot(s, ctx_, now);
+        const std::int64_t from_reservation = std::min(lookups, reserved_);
+        reserved_ -= from_reservation;
+        slot.quota_reserved = std::max<std::int64_t>(0, slot.quota_reserved - from_reservation);
+        if (slot.quota_month == 0) return;
+        slot.quota_used += lookups;
+        last_charge_ = ++s->quota_charges;
+        unsaved_ = true;
+        due = claim_save(s, now);
+    }
+    if (due) save(s, last_charge_);
+}
+
+void QuotaReservation::save_if_due() {
+    SharedState* s = shared_state();
+    if (s == nullptr || !unsaved_) return;
+    bool due = false;
+    {
+        const std::int64_t now = steady_now_ms();
+        SharedLock lock(s);
+        if (s->quota_charges_saved >= last_charge_) {
+            unsaved_ = false;
+            return;
+        }
+        due = claim_save(s, now);
+    }
+    if (due) save(s, last_charge_);
 }
 
 }  // namespace cv::pg

@@ -35,7 +35,7 @@ bool idle(ApiKeySlot& slot, std::int64_t now, std::int64_t stale) {
     // Forgotten only when nothing it knows can matter any more: no call
     // within its window (or the key was rejected), no pause, nothing
     // pending, no quota reserved. (The month's count is reloaded from the
-    // history when the account comes back.)
+    // quota file and the history when the account comes back.)
     // A slot no call was ever admitted through (a statement refused by the
     // quota, or only waiting on others) holds nothing worth keeping.
     const bool never_called = !slot.called && slot.quota_reserved == 0;

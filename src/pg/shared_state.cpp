@@ -38,7 +38,7 @@ Size state_size() {
 void request_space() {
     RequestAddinShmemSpace(MAXALIGN(state_size()));
     RequestAddinShmemSpace(hash_estimate_size(inflight_guc, sizeof(InflightKey)));
-    RequestNamedLWLockTranche(kTranche, 3);
+    RequestNamedLWLockTranche(kTranche, 4);
 }
 
 #if PG_VERSION_NUM >= 150000
@@ -59,6 +59,7 @@ void on_shmem_startup() {
         state->lock = &locks[0].lock;
         state->recorder_lock = &locks[1].lock;
         state->inflight_lock = &locks[2].lock;
+        state->quota_file_lock = &locks[3].lock;
         ConditionVariableInit(&state->settled);
         state->next_ticket = 1;
         state->key_slot_count = api_keys_guc;

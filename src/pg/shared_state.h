@@ -1,6 +1,7 @@
 // Cluster-wide state in shared memory (needs shared_preload_libraries):
 //   * one slot per API account (URL and key) in use: the rate limiter's logs
-//     for batch and single calls, the pause after a 429, the month's quota;
+//     for batch and single calls, the pause after a 429, the month's quota
+//     (also kept in a file that outlives shared memory, pg/quota_file.h);
 //   * the progress of running batches;
 //   * one recording queue per database, drained by that database's worker;
 //   * the lookups being bought right now (single flight), in a hash table.
@@ -98,6 +99,13 @@ struct SharedState {
     LWLock* lock;           // API key slots and progress slot claims
     LWLock* recorder_lock;  // recording queues
     LWLock* inflight_lock;  // the in-flight table
+    LWLock* quota_file_lock;  // rewrites of the quota file (pg/quota_file.h)
+    // Under lock: charges to any account's month count since shared memory
+    // was set up, how many of them the quota file holds, and when a charge
+    // last started a rewrite (steady_now_ms).
+    std::uint64_t quota_charges;
+    std::uint64_t quota_charges_saved;
+    std::int64_t quota_saved_at_ms;
     ConditionVariable settled;  // a ticket was recorded or a lookup released
     std::uint64_t next_ticket;  // under recorder_lock
     ProgressSlot progress[kProgressSlots];

@@ -121,6 +121,7 @@ void Storage::record(std::vector<core::Observation> observations, ResultBuilder&
 }
 
 void Storage::poll() {
+    quota_.save_if_due();
     while (!waiting_.empty()) {
         auto ticket = hand_over(waiting_.front().message, catalog_.owner);
         if (!ticket) return;  // the queue is full: next turn

@@ -63,6 +63,7 @@ public:
 
     // Hand-overs not yet recorded by the worker.
     std::size_t unsettled();
+    // Moves hand-overs along, and has the quota file saved when due.
     void poll();
     void wait_settled();
     void settle_all();
