@@ -286,7 +286,10 @@ public:
             if (!o.attempt_only && !o.license_number.empty()) run_.claims.release(o.state, o.license_number);
     }
 
-    void poll() override { between_(); }
+    void poll() override {
+        quota_.save_if_due();
+        between_();
+    }
 
     void progress(const core::BatchStats& stats) override { run_.stats = stats; }
 
