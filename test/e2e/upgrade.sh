@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION contractor_verify UPDATE from the released 0.1.0 keeps the
-# cache and the history, and ends with exactly the objects of a fresh
-# install; the upgraded cache answers lookups without a call.
+# ALTER EXTENSION contractor_verify UPDATE from each released version (0.1.0,
+# 0.2.0) keeps the cache and the history, and ends with exactly the objects
+# of a fresh install; the upgraded cache answers lookups without a call, and
+# jobs run in an upgraded database.
 source "$(dirname "$0")/lib/e2e.sh"
-trap 'drop_db cv_e2e_upgraded; drop_db cv_e2e_fresh' EXIT
+trap 'drop_db cv_e2e_upgraded; drop_db cv_e2e_fresh; drop_db cv_e2e_from_020' EXIT
 "$SIMCTL" reset
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_upgraded" -c "CREATE DATABASE cv_e2e_upgraded" >/dev/null
@@ -35,7 +36,7 @@ cache_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(conca
 history_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")
 
 q cv_e2e_upgraded "ALTER EXTENSION contractor_verify UPDATE" >/dev/null
-assert_eq "0.2.0" "$(q cv_e2e_upgraded "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "version after the update"
+assert_eq "0.3.0" "$(q cv_e2e_upgraded "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "version after the update"
 assert_eq "$cache_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', state, license_number, outcome, license_status, fetched_at, expires_at, next_attempt_at, needs_review), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache")" "cache rows and content kept"
 assert_eq "$history_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")" "history rows and content kept"
 sim_api=$(echo "$CV_SIM_URL" | tr 'A-Z' 'a-z')
@@ -87,3 +88,39 @@ assert_eq 2 "$(q cv_e2e_upgraded "SELECT count(*) FROM contractor_verify.unrecor
 grep -q "set aside what it could not read in contractor_verify.unrecorded_answers: an unreadable line in version 0.1.0" "$CV_SERVER_LOG" || fail "no WARNING in the server log"
 assert_eq 0 "$("$SIMCTL" counters | sed -E 's/.*"CA:509001":([0-9]+).*/\1/;t;s/.*/0/')" "lookups bought for the recovered license"
 assert_eq "t" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '509001')")" "the recovered answer serves lookups"
+
+# From 0.2.0: its data kept, the same objects as a fresh install, and a job
+# runs on the upgraded cache.
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_from_020" -c "CREATE DATABASE cv_e2e_from_020" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d cv_e2e_from_020 >/dev/null <<SQL
+CREATE EXTENSION contractor_verify VERSION '0.2.0';
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL');
+CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+INSERT INTO contractor_verify.license_cache
+    (api_url, state, license_number, outcome, license_status, classifications, fetched_at, expires_at,
+     last_attempt_at, server_name, record)
+SELECT contractor_verify.canonical_url('$CV_SIM_URL'), 'CA', (520000 + i)::text, 'VERIFIED', 'ACTIVE', ARRAY['C-10'],
+       now(), now() + interval '1 day', now(), 'contractor_verify', jsonb_build_object('license_number', (520000 + i)::text)
+FROM generate_series(1, 50) i;
+INSERT INTO contractor_verify.verification_history
+    (observed_at, role_name, server_name, request_kind, state, license_number, outcome, billable, api_url, charged)
+SELECT fetched_at, current_user, server_name, 'batch', state, license_number, outcome, true, api_url, 1
+FROM contractor_verify.license_cache;
+INSERT INTO contractor_verify.unrecorded_answers (reason, answers, payload) VALUES ('kept', 0, '\\x00');
+SQL
+facts() { q cv_e2e_from_020 "SELECT (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', api_url, state, license_number, outcome, fetched_at, expires_at), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache) || '/' || (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, license_number, charged), ',' ORDER BY id)) FROM contractor_verify.verification_history) || '/' || (SELECT count(*) FROM contractor_verify.unrecorded_answers)"; }
+before=$(facts)
+q cv_e2e_from_020 "ALTER EXTENSION contractor_verify UPDATE" >/dev/null
+assert_eq "0.3.0" "$(q cv_e2e_from_020 "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "0.2.0 updated to"
+assert_eq "$before" "$(facts)" "0.2.0's cache, history and set-aside answers kept"
+from020=$(psql -X -q -d cv_e2e_from_020 -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
+if [ "$from020" != "$fresh" ]; then
+  diff <(echo "$fresh") <(echo "$from020") >&2 || true
+  fail "the database updated from 0.2.0 differs from a fresh install (above: < fresh, > updated)"
+fi
+pass "updated from 0.2.0: the objects equal a fresh install's ($(echo "$fresh" | wc -l) facts compared)"
+"$SIMCTL" reset
+job=$(q cv_e2e_from_020 "SELECT cv_job_submit(\$\$SELECT 'u' || i, 'CA', (520000 + i)::text FROM generate_series(1, 60) i\$\$)")
+for _ in $(seq 1 200); do [ "$(q cv_e2e_from_020 "SELECT job_status FROM cv_job_status($job)")" = completed ] && break; sleep 0.1; done
+assert_eq "completed|50|10" "$(q cv_e2e_from_020 "SELECT concat_ws('|', job_status, answered_from_cache, lookups_done) FROM cv_job_status($job)")" "a job after the update: status, from the upgraded cache, bought"
+assert_eq 10 "$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')" "lookups the job bought"
