@@ -56,6 +56,9 @@ constexpr int kPage = 500;
 constexpr std::size_t kMaxScanPerTurn = 2000;
 // A Retry-After is waited out, however long: waiting is what a job is for.
 constexpr std::chrono::milliseconds kJobMaxRetryAfter{24LL * 3600 * 1000};
+// Runs a job may start before it is given up (each restart after a crash or a
+// shutdown is one).
+constexpr int kMaxRuns = 10;
 
 // A Postgres error from a job's transaction, copied out of the transaction's
 // memory before the abort frees it.
@@ -213,7 +216,7 @@ public:
             run_.deferred_count = deferred_.size();
             if (!out.empty()) {
                 try {
-                    quota_.reserve(static_cast<std::int64_t>(out.size()));
+                    quota_.cover(static_cast<std::int64_t>(out.size()));
                 } catch (const Error& e) {
                     if (e.kind() != ErrorKind::QuotaExceeded) throw;
                     // The month's quota is spent: nothing more is bought; the
@@ -387,6 +390,12 @@ void run_job(const JobRow& job, const std::function<void()>& between) {
             ctx = load_server_context(job.server_name.c_str(), role);
             pending = start_job(extension_catalog(), job.id);
         });
+        // A job that keeps ending its worker (a crash each time) must not
+        // take the server down again and again.
+        if (job.runs >= kMaxRuns)
+            throw Error(ErrorKind::Internal, "the job was interrupted " + std::to_string(job.runs) +
+                                                 " times without finishing; it is not run again",
+                        "See the server log for what ended its worker; submit the roster again.");
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::Aborted) throw;
         finish(job, "failed", sqlstate_text(e.kind()), e.what());
@@ -397,7 +406,10 @@ void run_job(const JobRow& job, const std::function<void()>& between) {
     }
 
     JobRun run(job, std::move(*ctx), result_desc(memory), pending);
+    // The job holds what it still expects to buy, as far as the quota has
+    // room; beyond that, each chunk reserves its own or the job stops.
     QuotaReservation quota(run.ctx, extension_catalog());
+    in_transaction([&] { (void)quota.reserve_up_to(std::max<std::int64_t>(0, job.lookups_needed - job.lookups_done)); });
     JobSource source(run, quota, between);
     JobSink sink(run, quota, between);
     std::unique_ptr<core::RateGate> gate = make_rate_gate(run.ctx, CallKind::Batch);

@@ -58,7 +58,7 @@ constexpr const char* kInsertRowsSql =
 constexpr const char* kHeldSql =
     "SELECT COALESCE(pg_catalog.sum(pg_catalog.int8larger(0, j.lookups_needed OPERATOR(pg_catalog.-) j.lookups_done)), 0)::pg_catalog.int8"
     " FROM contractor_verify.job_queue j"
-    " WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
+    " WHERE j.status OPERATOR(pg_catalog.=) 'queued'"
     "   AND j.api_url OPERATOR(pg_catalog.=) $1 AND j.api_key_id OPERATOR(pg_catalog.=) $2";
 
 constexpr const char* kOwnershipSql =
@@ -76,13 +76,13 @@ constexpr const char* kCancelSql =
 constexpr const char* kNextJobSql =
     "SELECT j.id, j.submitted_by::pg_catalog.text, j.server_name,"
     "  (pg_catalog.date_part('epoch', j.max_age) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8,"
-    "  j.status, j.calls, j.rate_limited"
+    "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs"
     " FROM contractor_verify.job_queue j"
     " WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
     " ORDER BY j.id LIMIT 1";
 
 constexpr const char* kStartSql =
-    "WITH s AS (UPDATE contractor_verify.job_queue j SET status = 'processing',"
+    "WITH s AS (UPDATE contractor_verify.job_queue j SET status = 'processing', runs = j.runs OPERATOR(pg_catalog.+) 1,"
     "  started_at = COALESCE(j.started_at, pg_catalog.now()), updated_at = pg_catalog.now()"
     "  WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING j.id)"
     " SELECT pg_catalog.count(*)::pg_catalog.int8 FROM contractor_verify.job_lookups l"
@@ -343,6 +343,9 @@ std::optional<JobRow> next_job(const ExtensionCatalog& catalog) {
             j.status = SPI_getvalue(t, d, 5);
             j.calls = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
             j.rate_limited = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+            j.lookups_needed = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
+            j.lookups_done = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
+            j.runs = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
         });
         out = std::move(j);
     });

@@ -28,6 +28,9 @@ struct JobRow {
     std::string status;
     std::int64_t calls = 0;         // made by earlier runs (a job resumed after a restart)
     std::int64_t rate_limited = 0;
+    std::int64_t lookups_needed = 0;  // expected to be bought (at submit)
+    std::int64_t lookups_done = 0;    // bought so far
+    int runs = 0;                     // times a worker started it before
 };
 
 // Where a job's counters stand after a chunk.
@@ -52,8 +55,8 @@ struct JobSubmission {
 std::int64_t insert_job(const ExtensionCatalog& catalog, const ServerContext& ctx,
                         const JobSubmission& job, Roster& roster);
 
-// Lookups that unfinished jobs of an account (url and key fingerprint) still
-// expect to buy.
+// Lookups that queued jobs of an account (url and key fingerprint) expect to
+// buy (a running job holds its own in the quota's reservations).
 std::int64_t lookups_held_by_jobs(const ExtensionCatalog& catalog, const std::string& api_url,
                                   const std::string& api_key_id);
 

@@ -163,6 +163,9 @@ void cv_launcher_main(Datum) {
     cv::pg::probe_databases(turn);
     for (;;) {
         MemoryContextReset(turn);
+        StartTransactionCommand();
+        cv::pg::reclaim_dropped_databases();
+        CommitTransactionCommand();
         cv::pg::restart_job_workers(cv::pg::kRestartIntervalMs);
         cv::pg::wait_ms(1000);
     }

@@ -140,6 +140,26 @@ std::int64_t QuotaReservation::spent() {
     return slot.quota_used + slot.quota_reserved;
 }
 
+std::int64_t QuotaReservation::reserve_up_to(std::int64_t wanted) {
+    const std::int64_t quota = ctx_.settings.monthly_lookup_quota;
+    for (int attempt = 0; attempt < 3 && wanted > 0; ++attempt) {
+        const std::int64_t n = quota > 0 ? std::min(wanted, std::max<std::int64_t>(0, quota - spent())) : wanted;
+        if (n == 0) return 0;
+        try {
+            reserve(n);
+            return n;
+        } catch (const core::Error& e) {
+            // Someone reserved in between: look again.
+            if (e.kind() != core::ErrorKind::QuotaExceeded) throw;
+        }
+    }
+    return 0;
+}
+
+void QuotaReservation::cover(std::int64_t needed) {
+    if (needed > reserved_) reserve(needed - reserved_);
+}
+
 void QuotaReservation::charge(std::int64_t lookups) {
     SharedState* s = shared_state();
     if (s == nullptr || lookups <= 0) return;

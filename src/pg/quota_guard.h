@@ -40,6 +40,12 @@ public:
     void save_if_due();
     // Lookups of the month counted so far on the account, charged or reserved by anyone.
     std::int64_t spent();
+    // Reserves as many of `wanted` lookups as the quota has room for (all of
+    // them without a quota); returns how many.
+    std::int64_t reserve_up_to(std::int64_t wanted);
+    // Makes sure `needed` lookups are reserved, reserving only what this
+    // reservation does not hold yet; throws Error(QuotaExceeded) as reserve() does.
+    void cover(std::int64_t needed);
 
 private:
     std::int64_t used_from_history();

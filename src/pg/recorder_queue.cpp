@@ -68,6 +68,14 @@ void reclaim_dropped(SharedState* s) {
     LWLockRelease(s->recorder_lock);
 }
 
+}  // namespace
+
+void reclaim_dropped_databases() {
+    if (SharedState* s = shared_state()) pg_call([&] { reclaim_dropped(s); });
+}
+
+namespace {
+
 bool worker_alive(const RecorderQueue& q) {
     if (q.worker_pid != 0) return true;
     if (!q.starting) return false;

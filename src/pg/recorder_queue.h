@@ -41,6 +41,9 @@ void jobs_committed(Oid owner) noexcept;
 bool start_database_worker(Oid database);
 bool database_worker_running(Oid database);
 bool database_has_jobs(Oid database);
+// Frees the queues of databases that no longer exist (dropped with answers
+// queued or jobs unfinished). Needs a transaction (reads pg_database).
+void reclaim_dropped_databases();
 // Starts a worker again for each database with jobs whose worker is gone (at
 // most once per min_interval_ms each).
 void restart_job_workers(long min_interval_ms);

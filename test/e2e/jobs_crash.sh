@@ -17,15 +17,6 @@ wait_ready() {
   for _ in $(seq 1 300); do pg_isready -q -d postgres && psql -X -q -At -d $DB -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "the cluster did not come back"
 }
-wait_job() {  # wait_job ID SECONDS: prints the status once the job has ended
-  local status=""
-  for _ in $(seq 1 $(($2 * 10))); do
-    status=$(q $DB "SELECT job_status FROM cv_job_status($1)" 2>/dev/null || true)
-    case "$status" in completed|failed|cancelled) echo "$status"; return 0 ;; esac
-    sleep 0.1
-  done
-  echo "$status"
-}
 
 crash_case() {  # crash_case NAME FIRST_LICENSE HOW
   local name=$1 base=$2 how=$3
@@ -47,7 +38,7 @@ crash_case() {  # crash_case NAME FIRST_LICENSE HOW
   fi
   wait_ready
   echo "$name: $done_before of 4000 records processed when it struck"
-  assert_eq completed "$(wait_job "$job" 120)" "$name: the job's status after the restart"
+  assert_eq completed "$(wait_job $DB "$job" 120)" "$name: the job's status after the restart"
   assert_eq "4000|4000|0|4000" "$(q $DB "SELECT concat_ws('|', processed_entities, completed_entities, failed_entities, lookups_done) FROM cv_job_status($job)")" \
     "$name: processed, completed, failed, answers recorded"
   assert_eq 4000 "$(q $DB "SELECT count(*) FROM cv_job_results($job) WHERE error_code IS NULL OR error_code = 'NOT_FOUND'")" "$name: answered result rows"
@@ -68,7 +59,7 @@ job=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'x' || i, 'CA', (7200000 + i)::text
 for _ in $(seq 1 100); do [ "$(q $DB "SELECT processed_entities FROM cv_job_status($job)")" -ge 200 ] && break; sleep 0.05; done
 t0=$(now_ms)
 assert_eq t "$(q $DB "SELECT cv_job_cancel($job)")" "cv_job_cancel of a running job"
-status=$(wait_job "$job" 10)
+status=$(wait_job $DB "$job" 10)
 t1=$(now_ms)
 assert_eq cancelled "$status" "the cancelled job's status"
 [ $((t1 - t0)) -le 1500 ] || fail "the cancel took $((t1 - t0)) ms"
@@ -94,7 +85,7 @@ t1=$(now_ms)
 kill -0 "$pid" 2>/dev/null && fail "the worker was still running 5 s after SIGTERM"
 [ $((t1 - t0)) -le 1000 ] || fail "the worker took $((t1 - t0)) ms to stop"
 pass "the worker stopped $((t1 - t0)) ms after SIGTERM"
-assert_eq completed "$(wait_job "$job" 60)" "the job resumed by a new worker"
+assert_eq completed "$(wait_job $DB "$job" 60)" "the job resumed by a new worker"
 charged=$(lookups)
 [ $((charged - 3000)) -le 200 ] || fail "$((charged - 3000)) lookups bought twice after SIGTERM"
 pass "after SIGTERM: $charged lookups for 3000 licenses"

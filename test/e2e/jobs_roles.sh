@@ -13,15 +13,6 @@ trap 'drop_db $DB; drop_roles' EXIT
 drop_roles
 fresh_db $DB
 "$SIMCTL" reset
-wait_job() {
-  local status=""
-  for _ in $(seq 1 $(($2 * 10))); do
-    status=$(q $DB "SELECT job_status FROM cv_job_status($1)")
-    case "$status" in completed|failed|cancelled) echo "$status"; return 0 ;; esac
-    sleep 0.1
-  done
-  echo "$status"
-}
 as() {  # as ROLE SQL: one value; errors on stdout as "ERROR <sqlstate> <message>"
   local role=$1; shift
   PGUSER=$role psql -X -q -At -d $DB -v VERBOSITY=verbose -c "SET search_path = hostile, pg_catalog, public, contractor_verify" -c "$1" 2>&1 |
@@ -59,7 +50,7 @@ SQL
 # app submits a job with its own key.
 job=$(as cv_e2e_app "SELECT cv_job_submit(\$\$SELECT 'a' || i, 'CA', (7500000 + i)::text FROM generate_series(1, 300) i\$\$, label => 'app job')")
 [[ $job =~ ^[0-9]+$ ]] || fail "app could not submit: $job"
-assert_eq completed "$(wait_job "$job" 60)" "app's job"
+assert_eq completed "$(wait_job $DB "$job" 60)" "app's job"
 assert_eq "cv_e2e_app|300|300" "$(as cv_e2e_app "SELECT submitted_by || '|' || processed_entities || '|' || (SELECT count(*) FROM cv_job_results($job)) FROM cv_job_status($job)")" "app reads its job's status and results"
 assert_eq 300 "$(q $DB "SELECT sum(charged) FROM contractor_verify.verification_history WHERE role_name = 'cv_e2e_app' AND api_key_id = (SELECT api_key_id FROM contractor_verify.job_queue WHERE id = $job)")" "answers charged to app's own key, recorded as app's"
 
@@ -97,7 +88,7 @@ assert_eq "cancelled|100" "$(q $DB "SELECT job_status || '|' || (SELECT count(*)
 gone=$(as cv_e2e_app2 "SELECT cv_job_submit(\$\$SELECT 'g' || i, 'CA', (7800000 + i)::text FROM generate_series(1, 100) i\$\$)")
 q $DB "DROP USER MAPPING FOR cv_e2e_app2 SERVER contractor_verify" >/dev/null
 q $DB "SELECT cv_job_cancel($slow)" >/dev/null
-assert_eq failed "$(wait_job "$gone" 60)" "a job whose submitter lost its user mapping"
+assert_eq failed "$(wait_job $DB "$gone" 60)" "a job whose submitter lost its user mapping"
 assert_eq "42704|no user mapping for role \"cv_e2e_app2\" on server \"contractor_verify\"" \
   "$(q $DB "SELECT error_code || '|' || error_message FROM cv_job_status($gone)")" "the failed job's error"
 q $DB "SELECT 1" >/dev/null

@@ -15,23 +15,14 @@ B=cv_e2e_quota_b
 
 # A simulator of its own with a key no other test uses: the account's count
 # starts at 0 whatever ran before, and its counters are this test's alone.
-SIMDIR=$(mktemp -d /tmp/cv_quota_sim.XXXXXX)
-"$E2E_ROOT/build/cv_simulator" --port 0 --port-file "$SIMDIR/port" --key cv_quota_key \
-  --rate-limit 0 --quiet >"$SIMDIR/sim.log" 2>&1 &
-SIM_PID=$!
 cleanup() {
-  kill "$SIM_PID" 2>/dev/null || true
-  wait "$SIM_PID" 2>/dev/null || true
-  rm -rf "$SIMDIR" "$DATA/pg_contractor_verify_quota.tmp"
+  stop_own_simulator
+  rm -f "$DATA/pg_contractor_verify_quota.tmp"
   drop_db $A || true
   drop_db $B || true
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do [ -s "$SIMDIR/port" ] && break; sleep 0.05; done
-[ -s "$SIMDIR/port" ] || fail "the simulator did not start: $(cat "$SIMDIR/sim.log")"
-export CV_SIM_URL="http://127.0.0.1:$(cat "$SIMDIR/port")/v1"
-export CV_SIM_CONTROL="http://127.0.0.1:$(cat "$SIMDIR/port")/_sim"
-export CV_SIM_KEY=cv_quota_key
+own_simulator cv_quota_key
 
 for db in $A $B; do
   fresh_db $db

@@ -19,6 +19,7 @@ CREATE TABLE contractor_verify.job_queue (
     max_age              interval,
     status               text NOT NULL DEFAULT 'queued',
     cancel_requested     boolean NOT NULL DEFAULT false,
+    runs                 integer NOT NULL DEFAULT 0,  -- times a worker started it (after a restart too)
     total_entities       bigint NOT NULL,       -- roster rows
     invalid_entities     bigint NOT NULL,       -- rows answered at submit with INVALID_INPUT
     processed_entities   bigint NOT NULL DEFAULT 0,

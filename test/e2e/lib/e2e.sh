@@ -31,3 +31,35 @@ SQL
 drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
 
 now_ms() { date +%s%3N; }
+
+# own_simulator KEY: starts a simulator of the test's own (counters and quota
+# counts no other test touches) answering KEY, and points CV_SIM_URL,
+# CV_SIM_CONTROL and CV_SIM_KEY at it; stop_own_simulator ends it.
+own_simulator() {
+  OWN_SIMDIR=$(mktemp -d /tmp/cv_own_sim.XXXXXX)
+  "$E2E_ROOT/build/cv_simulator" --port 0 --port-file "$OWN_SIMDIR/port" --key "$1" \
+    --rate-limit 0 --quiet >"$OWN_SIMDIR/sim.log" 2>&1 &
+  OWN_SIM_PID=$!
+  for _ in $(seq 1 100); do [ -s "$OWN_SIMDIR/port" ] && break; sleep 0.05; done
+  [ -s "$OWN_SIMDIR/port" ] || fail "the simulator did not start: $(cat "$OWN_SIMDIR/sim.log")"
+  export CV_SIM_URL="http://127.0.0.1:$(cat "$OWN_SIMDIR/port")/v1"
+  export CV_SIM_CONTROL="http://127.0.0.1:$(cat "$OWN_SIMDIR/port")/_sim"
+  export CV_SIM_KEY=$1
+}
+stop_own_simulator() {
+  [ -n "${OWN_SIM_PID:-}" ] && { kill "$OWN_SIM_PID" 2>/dev/null || true; wait "$OWN_SIM_PID" 2>/dev/null || true; }
+  [ -n "${OWN_SIMDIR:-}" ] && rm -rf "$OWN_SIMDIR"
+  OWN_SIM_PID="" OWN_SIMDIR=""
+}
+
+# wait_job DB ID SECONDS: prints the job's status once it has ended (or the
+# last one seen when SECONDS pass first).
+wait_job() {
+  local status=""
+  for _ in $(seq 1 $(($3 * 10))); do
+    status=$(q "$1" "SELECT job_status FROM cv_job_status($2)" 2>/dev/null || true)
+    case "$status" in completed|failed|cancelled) echo "$status"; return 0 ;; esac
+    sleep 0.1
+  done
+  echo "$status"
+}
