@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib/e2e.sh"
 source "$E2E_ROOT/scripts/lib/common.sh"
 DB=cv_e2e_jobs_crash
-trap 'drop_db $DB' EXIT
+trap 'drop_db $DB; psql -X -q -d postgres -c "ALTER SYSTEM RESET contractor_verify.job_retention" -c "SELECT pg_reload_conf()" >/dev/null 2>&1' EXIT
 fresh_db $DB
 q $DB "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '2')" >/dev/null
 DATA="$PGHOST/data"
@@ -89,3 +89,17 @@ assert_eq completed "$(wait_job $DB "$job" 60)" "the job resumed by a new worker
 charged=$(lookups)
 [ $((charged - 3000)) -le 200 ] || fail "$((charged - 3000)) lookups bought twice after SIGTERM"
 pass "after SIGTERM: $charged lookups for 3000 licenses"
+
+# Jobs that ended longer ago than contractor_verify.job_retention are deleted
+# with their rows by the worker (when it starts, then hourly).
+psql -X -q -d postgres -c "ALTER SYSTEM SET contractor_verify.job_retention = '1min'" -c "SELECT pg_reload_conf()" >/dev/null
+old=$(q $DB "SELECT min(id) FROM contractor_verify.job_queue WHERE status = 'completed'")
+q $DB "UPDATE contractor_verify.job_queue SET completed_at = now() - interval '2 minutes' WHERE id = $old" >/dev/null
+kept=$(q $DB "SELECT count(*) FROM contractor_verify.job_queue WHERE id <> $old")
+q $DB "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = '$DB'" >/dev/null
+sleep 0.5
+fresh=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'z', 'CA', '7300001'\$\$)")
+assert_eq completed "$(wait_job $DB "$fresh" 30)" "a job run by a new worker"
+assert_eq "0|0|0|$((kept + 1))" "$(q $DB "SELECT (SELECT count(*) FROM contractor_verify.job_queue WHERE id = $old) || '|' || (SELECT count(*) FROM contractor_verify.job_lookups WHERE job_id = $old) || '|' || (SELECT count(*) FROM contractor_verify.job_rows WHERE job_id = $old) || '|' || (SELECT count(*) FROM contractor_verify.job_queue)")" \
+  "the expired job, its lookups, its rows; the jobs left"
+psql -X -q -d postgres -c "ALTER SYSTEM RESET contractor_verify.job_retention" -c "SELECT pg_reload_conf()" >/dev/null
