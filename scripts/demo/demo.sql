@@ -1,7 +1,8 @@
 -- The demo, run by scripts/demo.sh against a throwaway cluster and the
 -- ContractorVerify simulator on loopback: a roster of 2,500 contractors
 -- verified in one statement, reconciled into the application's table, and
--- reported on; then the same job again, from the cache.
+-- reported on; then the same job again, from the cache; then a background
+-- job that the worker runs while the session only watches.
 \pset footer off
 \set QUIET on
 \set ON_ERROR_STOP on
@@ -146,3 +147,43 @@ SELECT (:'counters'::jsonb)#>>'{calls,batch}' AS api_calls_second_run,
 \echo '=== 6. The audit trail and the analysts'' view'
 SELECT outcome, count(*) FROM contractor_verify.verification_history GROUP BY outcome ORDER BY 2 DESC;
 SELECT compliance_reason, count(*) FROM contractor_verify.licenses GROUP BY 1 ORDER BY 2 DESC;
+
+\echo
+\echo '=== 7. A background job: 1,000 contractors joining, verified by the worker'
+\echo '    (the submitting session could disconnect; LISTEN contractor_verify_jobs hears when it ends)'
+INSERT INTO contractors (id, state, license_no)
+SELECT 'new-' || lpad(i::text, 4, '0'), 'CA', (9000000 + i * 37)::text FROM generate_series(1, 1000) AS i;
+LISTEN contractor_verify_jobs;
+SELECT cv_job_submit($$SELECT id, state, license_no, business_name FROM contractors WHERE id LIKE 'new-%'$$,
+                     label => 'onboarding') AS job \gset
+SELECT set_config('demo.job', :'job', false) \gset
+SELECT job_id, label, job_status, total_entities, lookups_needed FROM cv_job_status(:job);
+-- Watch it: one line a second until it ends.
+DO $$
+DECLARE
+    j record;
+BEGIN
+    LOOP
+        SELECT * INTO j FROM cv_job_status(current_setting('demo.job')::bigint);
+        RAISE NOTICE '% — % of % rows, % calls, done by about %', j.job_status, j.processed_entities,
+            j.total_entities, j.calls, to_char(j.estimated_completion, 'HH24:MI:SS');
+        EXIT WHEN j.job_status IN ('completed', 'failed', 'cancelled');
+        PERFORM pg_sleep(1);
+    END LOOP;
+END $$;
+SELECT job_status, processed_entities, completed_entities, failed_entities, lookups_done, calls,
+       rate_limited, completed_at - started_at AS took
+FROM cv_job_status(:job);
+-- Collect: the README's upsert, from the job's results.
+INSERT INTO contractor_licenses AS l
+       (contractor_id, state, license_number, license_status, expiration_date, classifications,
+        verified_at, has_disciplinary_actions, compliant, needs_review, last_attempt_at, error_code)
+SELECT v.id, v.state, v.license_number, v.license_status, v.expiration_date, v.classifications,
+       v.verified_at, v.has_disciplinary_actions, v.compliant, v.needs_review, now(), v.error_code
+FROM cv_job_results(:job) AS v
+ON CONFLICT (contractor_id) DO UPDATE SET
+    license_status = EXCLUDED.license_status, expiration_date = EXCLUDED.expiration_date,
+    verified_at = EXCLUDED.verified_at, compliant = EXCLUDED.compliant,
+    last_attempt_at = EXCLUDED.last_attempt_at, error_code = EXCLUDED.error_code;
+SELECT count(*) AS onboarded, count(*) FILTER (WHERE compliant) AS compliant
+FROM contractor_licenses WHERE contractor_id LIKE 'new-%';

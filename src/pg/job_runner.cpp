@@ -409,7 +409,11 @@ void run_job(const JobRow& job, const std::function<void()>& between) {
     // The job holds what it still expects to buy, as far as the quota has
     // room; beyond that, each chunk reserves its own or the job stops.
     QuotaReservation quota(run.ctx, extension_catalog());
-    in_transaction([&] { (void)quota.reserve_up_to(std::max<std::int64_t>(0, job.lookups_needed - job.lookups_done)); });
+    in_transaction([&] {
+        (void)quota.reserve_up_to(std::max<std::int64_t>(0, job.lookups_needed - job.lookups_done));
+        // The first estimate, before any call.
+        store_answers(extension_catalog(), job.id, {}, {}, run.progress());
+    });
     JobSource source(run, quota, between);
     JobSink sink(run, quota, between);
     std::unique_ptr<core::RateGate> gate = make_rate_gate(run.ctx, CallKind::Batch);
