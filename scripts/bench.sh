@@ -141,6 +141,40 @@ echo "| records | cache | extension calls | extension | extension rate | baselin
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "$r"; done
 
+# A 100,000-record job, cold: how long the submit takes, how long the worker
+# takes, and the worker's peak private memory (sampled every 50 ms), which
+# should not grow with the roster.
+log "a 100,000-record job"
+job_round() {  # job_round N: prints "n submit_s run_s worker_peak_kB"
+  make_roster "$1"
+  q "TRUNCATE contractor_verify.license_cache, contractor_verify.verification_history"
+  sim_ctl POST /reset '{}' >/dev/null
+  local t0 t1 t2 job status worker peak=0 kb
+  t0=$(now)
+  job=$(q "SELECT cv_job_submit(\$\$SELECT id, state, license_no FROM roster\$\$)")
+  t1=$(now)
+  while :; do
+    status=$(q "SELECT job_status FROM cv_job_status($job)")
+    [ "$status" = completed ] || [ "$status" = failed ] && break
+    worker=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = 'bench'")
+    if [ -n "$worker" ] && kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$worker/status" 2>/dev/null); then
+      [ "${kb:-0}" -gt "$peak" ] && peak=$kb
+    fi
+    sleep 0.05
+  done
+  t2=$(now)
+  echo "$1 $(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc) $peak $status"
+}
+read -r j10 j10_submit j10_run j10_mem j10_status <<<"$(job_round 10000)"
+read -r j100 j100_submit j100_run j100_mem j100_status <<<"$(job_round 100000)"
+echo
+echo "Verification jobs, cold, simulator at ${LATENCY_MS} ms per call, no rate limit:"
+echo
+echo "| records | submit | worker run | worker peak private memory | status |"
+echo "|---|---|---|---|---|"
+q "SELECT format('| %s | %s s | %s s | %s MB | %s |', $j10, round($j10_submit, 2), round($j10_run, 2), round($j10_mem / 1024.0, 1), '$j10_status')"
+q "SELECT format('| %s | %s s | %s s | %s MB | %s |', $j100, round($j100_submit, 2), round($j100_run, 2), round($j100_mem / 1024.0, 1), '$j100_status')"
+
 # The rate limiter: a limit of 10 calls per 6 s window (the standard plan's 10
 # per minute, scaled down), 40 calls needed, 1 session and then 4 at once.
 log "rate limiter"

@@ -116,6 +116,7 @@ SELECT j.id AS job_id,
        CASE WHEN j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])
             THEN j.estimated_completion END AS estimated_completion,
        j.cancel_requested,
+       j.runs,
        j.error_code,
        j.error_message,
        j.max_age,
