@@ -368,42 +368,27 @@ void job_settings_init() {
 
 std::int64_t job_retention_ms() { return static_cast<std::int64_t>(retention_minutes) * 60 * 1000; }
 
-void run_job(const JobRow& job, const std::function<void()>& between) {
-    MemoryContext memory = nullptr;
-    pg_call([&] {
-        memory = AllocSetContextCreate(TopMemoryContext, "contractor_verify job", ALLOCSET_DEFAULT_SIZES);
-    });
-    struct Drop {
-        MemoryContext m;
-        ~Drop() { MemoryContextDelete(m); }
-    } drop{memory};
+namespace {
 
+// Runs the job to its end; throws what fails it.
+void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryContext memory) {
     // The submitting role's credentials, checked again now.
     std::optional<ServerContext> ctx;
     std::int64_t pending = 0;
-    try {
-        in_transaction([&] {
-            const Oid role = pg_value([&] { return get_role_oid(job.submitted_by.c_str(), true); });
-            if (!OidIsValid(role))
-                throw Error(ErrorKind::MissingConfig,
-                            "the role \"" + job.submitted_by + "\" that submitted the job no longer exists");
-            ctx = load_server_context(job.server_name.c_str(), role);
-            pending = start_job(extension_catalog(), job.id);
-        });
-        // A job that keeps ending its worker (a crash each time) must not
-        // take the server down again and again.
-        if (job.runs >= kMaxRuns)
-            throw Error(ErrorKind::Internal, "the job was interrupted " + std::to_string(job.runs) +
-                                                 " times without finishing; it is not run again",
-                        "See the server log for what ended its worker; submit the roster again.");
-    } catch (const Error& e) {
-        if (e.kind() == ErrorKind::Aborted) throw;
-        finish(job, "failed", sqlstate_text(e.kind()), e.what());
-        return;
-    } catch (const TransactionError& e) {
-        finish(job, "failed", e.sqlstate, e.what());
-        return;
-    }
+    in_transaction([&] {
+        const Oid role = pg_value([&] { return get_role_oid(job.submitted_by.c_str(), true); });
+        if (!OidIsValid(role))
+            throw Error(ErrorKind::MissingConfig,
+                        "the role \"" + job.submitted_by + "\" that submitted the job no longer exists");
+        ctx = load_server_context(job.server_name.c_str(), role);
+        pending = start_job(extension_catalog(), job.id);
+    });
+    // A job that keeps ending its worker (a crash each time) must not take
+    // the server down again and again.
+    if (job.runs >= kMaxRuns)
+        throw Error(ErrorKind::Internal, "the job was interrupted " + std::to_string(job.runs) +
+                                             " times without finishing; it is not run again",
+                    "See the server log for what ended its worker; submit the roster again.");
 
     JobRun run(job, std::move(*ctx), result_desc(memory), pending);
     // The job holds what it still expects to buy, as far as the quota has
@@ -428,26 +413,38 @@ void run_job(const JobRow& job, const std::function<void()>& between) {
         in_transaction([&] { run.cancelled = cancel_requested(extension_catalog(), job.id); });
         return run.cancelled;
     };
-    try {
-        run.stats = core::run_batch(backend_http_client(), run.settings, run.ctx.server_name, run.ctx.api_key,
-                                    source, *gate, sink, hooks, core::BatchOptions{});
-    } catch (const Error& e) {
-        if (e.kind() == ErrorKind::Aborted) throw;
-        finish(job, "failed", sqlstate_text(e.kind()), e.what());
-        return;
-    } catch (const TransactionError& e) {
-        finish(job, "failed", e.sqlstate, e.what());
-        return;
-    } catch (const PgError& e) {
-        finish(job, "failed", unpack_sql_state(e.edata()->sqlerrcode), e.what());
-        return;
-    }
+    run.stats = core::run_batch(backend_http_client(), run.settings, run.ctx.server_name, run.ctx.api_key,
+                                source, *gate, sink, hooks, core::BatchOptions{});
     if (!run.fail_code.empty())
         finish(job, "failed", run.fail_code, run.fail_message);
     else if (run.cancelled)
         finish(job, "cancelled", "", "");
     else
         finish(job, "completed", "", "");
+}
+
+}  // namespace
+
+void run_job(const JobRow& job, const std::function<void()>& between) {
+    MemoryContext memory = nullptr;
+    pg_call([&] {
+        memory = AllocSetContextCreate(TopMemoryContext, "contractor_verify job", ALLOCSET_DEFAULT_SIZES);
+    });
+    struct Drop {
+        MemoryContext m;
+        ~Drop() { MemoryContextDelete(m); }
+    } drop{memory};
+    // A shutdown leaves the job processing, to resume; anything else fails it.
+    try {
+        run_to_end(job, between, memory);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Aborted) throw;
+        finish(job, "failed", sqlstate_text(e.kind()), e.what());
+    } catch (const TransactionError& e) {
+        finish(job, "failed", e.sqlstate, e.what());
+    } catch (const PgError& e) {
+        finish(job, "failed", unpack_sql_state(e.edata()->sqlerrcode), e.what());
+    }
 }
 
 }  // namespace cv::pg

@@ -115,9 +115,9 @@ void probe_databases(MemoryContext turn) {
         if (!start_database_worker(db.oid)) continue;
         const TimestampTz since = GetCurrentTimestamp();
         // Until it has decided: running jobs (it stays), or gone (nothing here).
-        while (database_worker_running(db.oid) &&
-               !TimestampDifferenceExceeds(since, GetCurrentTimestamp(), kProbeTimeoutMs)) {
-            if (database_has_jobs(db.oid)) break;
+        for (DatabaseWork work = database_work(db.oid); work.worker_running && !work.has_jobs;
+             work = database_work(db.oid)) {
+            if (TimestampDifferenceExceeds(since, GetCurrentTimestamp(), kProbeTimeoutMs)) break;
             wait_ms(50);
         }
     }

@@ -191,24 +191,17 @@ bool start_database_worker(Oid database) {
     return started;
 }
 
-bool database_worker_running(Oid database) {
+DatabaseWork database_work(Oid database) {
+    DatabaseWork work;
     SharedState* s = shared_state();
-    if (s == nullptr) return false;
+    if (s == nullptr) return work;
     LWLockAcquire(s->recorder_lock, LW_SHARED);
-    RecorderQueue* q = queue_for(s, database, false);
-    const bool running = q != nullptr && worker_alive(*q);
+    if (RecorderQueue* q = queue_for(s, database, false)) {
+        work.worker_running = worker_alive(*q);
+        work.has_jobs = q->has_jobs;
+    }
     LWLockRelease(s->recorder_lock);
-    return running;
-}
-
-bool database_has_jobs(Oid database) {
-    SharedState* s = shared_state();
-    if (s == nullptr) return false;
-    LWLockAcquire(s->recorder_lock, LW_SHARED);
-    RecorderQueue* q = queue_for(s, database, false);
-    const bool has = q != nullptr && q->has_jobs;
-    LWLockRelease(s->recorder_lock);
-    return has;
+    return work;
 }
 
 void restart_job_workers(long min_interval_ms) {

@@ -39,8 +39,11 @@ void jobs_committed(Oid owner) noexcept;
 // For the launcher: starts a probing worker for a database (it exits at once
 // when the database has nothing for it); false when none was started.
 bool start_database_worker(Oid database);
-bool database_worker_running(Oid database);
-bool database_has_jobs(Oid database);
+struct DatabaseWork {
+    bool worker_running = false;
+    bool has_jobs = false;
+};
+DatabaseWork database_work(Oid database);
 // Frees the queues of databases that no longer exist (dropped with answers
 // queued or jobs unfinished). Needs a transaction (reads pg_database).
 void reclaim_dropped_databases();
