@@ -28,9 +28,11 @@ CacheHead answer_head(const Observation& o) {
         h.attempt.last_error_code = o.outcome;
         h.attempt.last_error_message = o.error_message;
     }
-    if (o.outcome == outcome::kNotFound) {
+    // A person has to look: the license may be gone, or the number is not
+    // the state's format (re-asking will not help).
+    if (o.outcome == outcome::kNotFound || o.outcome == outcome::kInvalidStateFormat) {
         h.attempt.needs_review = true;
-        h.attempt.review_reason = outcome::kNotFound;
+        h.attempt.review_reason = o.outcome;
     }
     return h;
 }

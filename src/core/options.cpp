@@ -97,6 +97,16 @@ const std::vector<OptionSpec>& option_specs() {
          "lookups allowed per calendar month (0: no cap)"},
         {"max_response_bytes", OptionContext::Server, OptionType::Integer, "16777216", 1024,
          1073741824, "largest response body accepted"},
+        {"reverify_within_30d", OptionContext::Server, OptionType::Duration, "7d", kMinute, 365 * kDay,
+         "re-verification interval of a license that expires within 30 days"},
+        {"reverify_within_90d", OptionContext::Server, OptionType::Duration, "14d", kMinute, 365 * kDay,
+         "re-verification interval of a license that expires within 90 days"},
+        {"reverify_not_active", OptionContext::Server, OptionType::Duration, "7d", kMinute, 365 * kDay,
+         "re-verification interval of a license whose status is not ACTIVE, whatever its expiration"},
+        {"reverify_not_found", OptionContext::Server, OptionType::Duration, "7d", kMinute, 365 * kDay,
+         "re-verification interval of a license the API did not find"},
+        {"reverify_default", OptionContext::Server, OptionType::Duration, "30d", kMinute, 365 * kDay,
+         "re-verification interval of every other license"},
         {"api_key", OptionContext::UserMapping, OptionType::Secret, nullptr, 0, 0,
          "the API key sent as a bearer token"},
     };
@@ -190,6 +200,11 @@ ServerSettings ServerSettings::from_options(const std::map<std::string, std::str
     s.max_concurrent_calls = static_cast<int>(number("max_concurrent_calls"));
     s.monthly_lookup_quota = number("monthly_lookup_quota");
     s.max_response_bytes = number("max_response_bytes");
+    s.reverify.within_30d = duration("reverify_within_30d");
+    s.reverify.within_90d = duration("reverify_within_90d");
+    s.reverify.not_active = duration("reverify_not_active");
+    s.reverify.not_found = duration("reverify_not_found");
+    s.reverify.otherwise = duration("reverify_default");
     return s;
 }
 

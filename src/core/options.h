@@ -36,6 +36,15 @@ std::string valid_option_names(OptionContext context);
 // in the wrong context, or its value has the wrong type or is out of range.
 void validate_option(OptionContext context, const std::string& name, const std::string& value);
 
+// How often a license is re-verified (the batch guide's schedule).
+struct ReverifyPolicy {
+    std::chrono::milliseconds within_30d{};  // expires within 30 days
+    std::chrono::milliseconds within_90d{};  // expires within 90 days
+    std::chrono::milliseconds not_active{};  // a status other than ACTIVE
+    std::chrono::milliseconds not_found{};   // the API did not find it
+    std::chrono::milliseconds otherwise{};
+};
+
 // The server options, typed, with defaults applied.
 struct ServerSettings {
     std::string url;
@@ -56,6 +65,7 @@ struct ServerSettings {
     int max_concurrent_calls = 0;
     std::int64_t monthly_lookup_quota = 0;  // 0: no cap
     std::int64_t max_response_bytes = 0;
+    ReverifyPolicy reverify;
 
     // Validates every given option (context Server) and fills in defaults.
     static ServerSettings from_options(const std::map<std::string, std::string>& options);

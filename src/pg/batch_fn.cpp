@@ -31,6 +31,7 @@
 #include "pg/single_flight.h"
 #include "pg/srf.h"
 #include "pg/storage.h"
+#include "pg/usage_counter.h"
 
 #include "pg/guard.h"
 
@@ -167,17 +168,36 @@ private:
     cv::pg::BatchProgress& progress_;
 };
 
+// What a statement asks for, from its arguments.
+struct BatchRequest {
+    std::optional<std::int64_t> max_age;
+    const char* server = nullptr;
+    cv::core::BatchOptions options;
+    bool cache_only = false;  // answer from the cache alone, never call
+};
+
+BatchRequest verify_request(FunctionCallInfo fcinfo) {
+    BatchRequest r;
+    r.max_age = cv::pg::max_age_ms(fcinfo, 1);
+    r.server = cv::pg::server_arg(fcinfo, 2);
+    r.options.all_or_nothing = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+    return r;
+}
+
+BatchRequest cached_request(FunctionCallInfo fcinfo) {
+    BatchRequest r;
+    r.server = cv::pg::server_arg(fcinfo, 1);
+    r.cache_only = true;
+    return r;
+}
+
 template <typename Load>
-Datum run(FunctionCallInfo fcinfo, Load load) {
+Datum run(FunctionCallInfo fcinfo, const BatchRequest& request, Load load) {
     RunningBatch running;
     cv::pg::MaterializedResult out = cv::pg::begin_materialized(fcinfo);
-    const std::optional<std::int64_t> max_age = cv::pg::max_age_ms(fcinfo, 1);
-    const char* server = cv::pg::server_arg(fcinfo, 2);
-    cv::core::BatchOptions options;
-    options.all_or_nothing = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-
-    const cv::pg::ServerContext ctx = cv::pg::load_server_context(server);
-    cv::pg::Storage::ensure_writable();
+    const std::optional<std::int64_t> max_age = request.max_age;
+    const cv::pg::ServerContext ctx = cv::pg::load_server_context(request.server);
+    if (!request.cache_only) cv::pg::Storage::ensure_writable();
     cv::pg::BatchProgress progress(ctx.server_name);
 
     // The caller's part: the roster, read with the caller's rights.
@@ -191,6 +211,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     const auto& lookups = roster.lookups();
     cv::pg::ResultStore results(lookups.size());
     std::vector<cv::core::LookupItem> misses;
+    std::int64_t from_cache = 0;  // lookups the cache answered
     {
         cv::pg::CachedRow row;
         MemoryContext planning = nullptr;
@@ -207,11 +228,22 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
                 cv::pg::pg_call([&] { MemoryContextReset(planning); });
             }
             if (!item.license_number.empty()) {
-                const auto verdict = storage.look_up(item.state, item.license_number, row, max_age);
+                // Cache only: any answer the cache holds, whatever its age.
+                auto verdict = storage.look_up(item.state, item.license_number, row, max_age);
+                if (verdict == cv::core::CacheVerdict::Miss && request.cache_only && row.found)
+                    verdict = row.head().answered() ? cv::core::CacheVerdict::Fresh
+                                                    : cv::core::CacheVerdict::TimeoutPending;
                 if (verdict != cv::core::CacheVerdict::Miss) {
                     results.put(i, builder.cached(row, verdict));
+                    ++from_cache;
                     continue;
                 }
+            }
+            if (request.cache_only) {
+                results.put(i, builder.error_row(item.state, item.license_number, "NOT_CACHED",
+                                                 "no answer for this license in the cache; cv_verify_batch "
+                                                 "or a sweep would look it up"));
+                continue;
             }
             misses.push_back(item);
         }
@@ -221,6 +253,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     std::int64_t cached_rows = roster.rows() - roster.invalid();
     for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
     progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
+    cv::pg::count_cache_answers(ctx, from_cache);
 
     cv::core::BatchStats stats;
     if (needed > 0) {
@@ -233,7 +266,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
         static_cast<cv::core::CallHooks&>(hooks) = cv::pg::backend_call_hooks();
         hooks.steady_now_ms = [] { return cv::pg::steady_now_ms(); };
         stats = cv::core::run_batch(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
-                                    ctx.api_key, source, *gate, sink, hooks, options);
+                                    ctx.api_key, source, *gate, sink, hooks, request.options);
     }
     progress.finish(stats);
     progress.phase(cv::pg::BatchPhase::Returning);
@@ -286,6 +319,10 @@ PG_FUNCTION_INFO_V1(cv_verify_batch_query);
 Datum cv_verify_batch_query(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cv_verify_batch_json);
 Datum cv_verify_batch_json(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cv_verify_cached_query);
+Datum cv_verify_cached_query(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cv_verify_cached_json);
+Datum cv_verify_cached_json(PG_FUNCTION_ARGS);
 }
 
 Datum cv_verify_batch_query(PG_FUNCTION_ARGS) {
@@ -294,7 +331,7 @@ Datum cv_verify_batch_query(PG_FUNCTION_ARGS) {
             throw Error(ErrorKind::InvalidParameter, "the roster query must not be NULL");
         const std::string query =
             cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-        return run(fcinfo, [&](cv::pg::Roster& roster) { roster.load_query(query); });
+        return run(fcinfo, verify_request(fcinfo), [&](cv::pg::Roster& roster) { roster.load_query(query); });
     });
 }
 
@@ -302,6 +339,24 @@ Datum cv_verify_batch_json(PG_FUNCTION_ARGS) {
     return cv::pg::guard([&] {
         if (PG_ARGISNULL(0)) throw Error(ErrorKind::InvalidParameter, "the roster must not be NULL");
         const Datum roster = PG_GETARG_DATUM(0);
-        return run(fcinfo, [&](cv::pg::Roster& r) { r.load_json(roster); });
+        return run(fcinfo, verify_request(fcinfo), [&](cv::pg::Roster& r) { r.load_json(roster); });
+    });
+}
+
+Datum cv_verify_cached_query(PG_FUNCTION_ARGS) {
+    return cv::pg::guard([&] {
+        if (PG_ARGISNULL(0))
+            throw Error(ErrorKind::InvalidParameter, "the roster query must not be NULL");
+        const std::string query =
+            cv::pg::pg_value([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+        return run(fcinfo, cached_request(fcinfo), [&](cv::pg::Roster& roster) { roster.load_query(query); });
+    });
+}
+
+Datum cv_verify_cached_json(PG_FUNCTION_ARGS) {
+    return cv::pg::guard([&] {
+        if (PG_ARGISNULL(0)) throw Error(ErrorKind::InvalidParameter, "the roster must not be NULL");
+        const Datum roster = PG_GETARG_DATUM(0);
+        return run(fcinfo, cached_request(fcinfo), [&](cv::pg::Roster& r) { r.load_json(roster); });
     });
 }

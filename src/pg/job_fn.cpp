@@ -36,14 +36,9 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+namespace cv::pg {
+
 namespace {
-
-using cv::core::Error;
-using cv::core::ErrorKind;
-
-constexpr const char* kVisibilityHint =
-    "A role sees the jobs it submitted, those of roles whose privileges it has, and every job "
-    "with SELECT on contractor_verify.job_queue.";
 
 // Wakes (or starts) the worker once the transaction that queued or cancelled
 // a job commits; until then the worker could not see it.
@@ -54,22 +49,35 @@ void on_xact(XactEvent event, void*) {
     if (!wake_at_commit) return;
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
         wake_at_commit = false;
-        cv::pg::jobs_committed(wake_owner);
+        jobs_committed(wake_owner);
     } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
                event == XACT_EVENT_PREPARE) {
         wake_at_commit = false;
     }
 }
 
-void wake_worker_at_commit(Oid owner) {
+}  // namespace
+
+void wake_job_worker_at_commit(Oid owner) {
     static bool registered = false;
     if (!registered) {
-        cv::pg::pg_call([] { RegisterXactCallback(on_xact, nullptr); });
+        pg_call([] { RegisterXactCallback(on_xact, nullptr); });
         registered = true;
     }
     wake_at_commit = true;
     wake_owner = owner;
 }
+
+}  // namespace cv::pg
+
+namespace {
+
+using cv::core::Error;
+using cv::core::ErrorKind;
+
+constexpr const char* kVisibilityHint =
+    "A role sees the jobs it submitted, those of roles whose privileges it has, and every job "
+    "with SELECT on contractor_verify.job_queue.";
 
 // Lookups of the roster the cache cannot answer now: what the job expects to buy.
 std::int64_t lookups_needed(const cv::pg::ExtensionCatalog& catalog, const cv::pg::ServerContext& ctx,
@@ -127,7 +135,7 @@ Datum submit(FunctionCallInfo fcinfo, Load load) {
         cv::core::check_monthly_quota(quota, account.spent() + held, job.lookups_needed, ctx.server_name);
     }
     const std::int64_t id = cv::pg::insert_job(catalog, ctx, job, roster);
-    wake_worker_at_commit(catalog.owner);
+    cv::pg::wake_job_worker_at_commit(catalog.owner);
     return Int64GetDatum(id);
 }
 
@@ -185,7 +193,7 @@ Datum cv_job_cancel(PG_FUNCTION_ARGS) {
                             "\"), or a role with its privileges, can cancel it.");
         if (job->status != "queued" && job->status != "processing") return BoolGetDatum(false);
         (void)cv::pg::request_cancel(catalog, id);
-        wake_worker_at_commit(catalog.owner);
+        cv::pg::wake_job_worker_at_commit(catalog.owner);
         return BoolGetDatum(true);
     });
 }

@@ -202,11 +202,7 @@ std::int64_t insert_job(const ExtensionCatalog& catalog, const ServerContext& ct
             char nulls[11] = "          ";
             if (job.label.empty()) nulls[0] = 'n';
             if (job.max_age_ms) {
-                values[5] = pg_value([&] {
-                    Interval* iv = static_cast<Interval*>(palloc0(sizeof(Interval)));
-                    iv->time = *job.max_age_ms * INT64CONST(1000);
-                    return IntervalPGetDatum(iv);
-                });
+                values[5] = interval_datum(*job.max_age_ms);
             } else {
                 nulls[5] = 'n';
             }
@@ -456,11 +452,7 @@ std::int64_t delete_finished_jobs(const ExtensionCatalog& catalog, std::int64_t 
     with_owner_spi(catalog.owner, [&] {
         Oid types[1] = {INTERVALOID};
         SPIPlanPtr plan = kept_plan(delete_plan, kDeleteSql, 1, types);
-        Datum values[1] = {pg_value([&] {
-            Interval* iv = static_cast<Interval*>(palloc0(sizeof(Interval)));
-            iv->time = retention_ms * INT64CONST(1000);
-            return IntervalPGetDatum(iv);
-        })};
+        Datum values[1] = {interval_datum(retention_ms)};
         deleted = DatumGetInt64(run_rows(plan, values, nullptr, {true}).at(0)[0]);
     });
     return deleted;

@@ -55,6 +55,10 @@ struct JobSubmission {
 std::int64_t insert_job(const ExtensionCatalog& catalog, const ServerContext& ctx,
                         const JobSubmission& job, Roster& roster);
 
+// Wakes (or starts) the database's worker when the current transaction, which
+// queued or cancelled a job, commits (pg/job_fn.cpp).
+void wake_job_worker_at_commit(Oid owner);
+
 // Lookups that queued jobs of an account (url and key fingerprint) expect to
 // buy (a running job holds its own in the quota's reservations).
 std::int64_t lookups_held_by_jobs(const ExtensionCatalog& catalog, const std::string& api_url,

@@ -116,6 +116,7 @@ void QuotaReservation::reserve(std::int64_t needed) {
             slot.quota_month = month;
             slot.quota_used = std::max(saved, from_history);
         }
+        slot.quota_limit = quota;
         try {
             if (quota > 0 && needed > 0)
                 core::check_monthly_quota(quota, slot.quota_used + slot.quota_reserved, needed,

@@ -197,6 +197,8 @@ ApiKeySlot& account_slot(SharedState* s, const ServerContext& ctx, std::int64_t 
     std::memset(static_cast<void*>(chosen), 0, sizeof(ApiKeySlot));
     chosen->key_hash = key;
     chosen->last_used_ms = now;
+    strlcpy(chosen->api_url, ctx.settings.url.c_str(), sizeof chosen->api_url);
+    strlcpy(chosen->api_key_id, ctx.api_key_id.c_str(), sizeof chosen->api_key_id);
     chosen->span_ms = span_ms(ctx);
     core::start_log_reset(chosen->batch_log);
     core::start_log_reset(chosen->single_log);

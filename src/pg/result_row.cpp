@@ -18,6 +18,7 @@ extern "C" {
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 }
 
 namespace cv::pg {
@@ -45,6 +46,17 @@ Datum date_datum(const std::string& iso) {
     const int m = std::atoi(iso.substr(5, 2).c_str());
     const int d = std::atoi(iso.substr(8, 2).c_str());
     return DateADTGetDatum(date2j(y, m, d) - POSTGRES_EPOCH_JDATE);
+}
+
+Datum interval_datum(std::int64_t ms) {
+    return pg_value([&] {
+        // Whole days as days, so '7d' reads '7 days'.
+        Interval* iv = static_cast<Interval*>(palloc0(sizeof(Interval)));
+        constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+        iv->day = static_cast<int32>(ms / kDayMs);
+        iv->time = (ms % kDayMs) * INT64CONST(1000);
+        return IntervalPGetDatum(iv);
+    });
 }
 
 Datum utf8_text(const std::string& s) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "pg/cache_table.h"
@@ -64,6 +65,9 @@ private:
 
 // A date Datum from a record's "YYYY-MM-DD" (validated by the core).
 Datum date_datum(const std::string& iso);
+
+// An interval Datum of a number of milliseconds.
+Datum interval_datum(std::int64_t ms);
 
 // A text Datum from UTF-8 (converted to the database encoding).
 Datum utf8_text(const std::string& s);

@@ -65,38 +65,54 @@ std::string quoted_role(const std::string& role) {
 
 }  // namespace
 
-ServerContext load_server_context(const char* name, Oid role_oid) {
-    ServerContext ctx;
-    const Oid user = OidIsValid(role_oid) ? role_oid : GetUserId();
-    ctx.server_name = name != nullptr ? name : default_server_name();
+namespace {
 
+// The server of that name, checked to be one of contractor_verify's; its
+// options as a map.
+ForeignServer* find_server(const std::string& name) {
     ForeignServer* server = nullptr;
     const char* fdw_name = nullptr;
-    const char* role = nullptr;
-    bool usage = false;
     pg_call([&] {
-        role = GetUserNameFromId(user, false);
-        server = GetForeignServerByName(ctx.server_name.c_str(), true);
-        if (server == nullptr) return;
-        fdw_name = GetForeignDataWrapper(server->fdwid)->fdwname;
-        usage = pg_foreign_server_aclcheck(server->serverid, user, ACL_USAGE) == ACLCHECK_OK;
+        server = GetForeignServerByName(name.c_str(), true);
+        if (server != nullptr) fdw_name = GetForeignDataWrapper(server->fdwid)->fdwname;
     });
-    ctx.role_name = role;
-    // How messages name the role: the caller, or the role a job runs for.
-    const std::string who = OidIsValid(role_oid) ? "role \"" + ctx.role_name + "\"" : "the current user";
-    const std::string for_whom = OidIsValid(role_oid) ? quoted_role(ctx.role_name) : "CURRENT_USER";
     if (server == nullptr)
         throw Error(ErrorKind::MissingConfig,
-                    "server \"" + ctx.server_name + "\" does not exist",
-                    "Create it with: CREATE SERVER " + ctx.server_name +
+                    "server \"" + name + "\" does not exist",
+                    "Create it with: CREATE SERVER " + name +
                         " FOREIGN DATA WRAPPER contractor_verify OPTIONS (url "
                         "'https://api.contractorverify.io/v1'); or set contractor_verify.server "
                         "to an existing server.");
     if (std::string(fdw_name) != "contractor_verify")
         throw Error(ErrorKind::InvalidParameter,
-                    "server \"" + ctx.server_name + "\" is not a contractor_verify server",
+                    "server \"" + name + "\" is not a contractor_verify server",
                     "It uses the foreign data wrapper \"" + std::string(fdw_name) +
                         "\"; name a server of FOREIGN DATA WRAPPER contractor_verify.");
+    return server;
+}
+
+}  // namespace
+
+core::ServerSettings server_settings(const char* name, std::string& resolved_name) {
+    resolved_name = name != nullptr ? name : default_server_name();
+    return core::ServerSettings::from_options(to_map(find_server(resolved_name)->options));
+}
+
+ServerContext load_server_context(const char* name, Oid role_oid) {
+    ServerContext ctx;
+    const Oid user = OidIsValid(role_oid) ? role_oid : GetUserId();
+    ctx.server_name = name != nullptr ? name : default_server_name();
+
+    const char* role = nullptr;
+    pg_call([&] { role = GetUserNameFromId(user, false); });
+    ctx.role_name = role;
+    // How messages name the role: the caller, or the role a job runs for.
+    const std::string who = OidIsValid(role_oid) ? "role \"" + ctx.role_name + "\"" : "the current user";
+    const std::string for_whom = OidIsValid(role_oid) ? quoted_role(ctx.role_name) : "CURRENT_USER";
+    ForeignServer* server = find_server(ctx.server_name);
+    const bool usage = pg_value([&] {
+        return pg_foreign_server_aclcheck(server->serverid, user, ACL_USAGE) == ACLCHECK_OK;
+    });
     if (!usage)
         throw Error(ErrorKind::PermissionDenied,
                     "permission denied for foreign server " + ctx.server_name,

@@ -20,6 +20,12 @@ struct ServerContext {
     std::string role_name;          // who asks (recorded in the history)
 };
 
+// A server's settings, for reading its policy: no USAGE or user mapping
+// needed (server options are visible to every role, as in pg_foreign_server).
+// name nullptr: contractor_verify.server. Throws Error(MissingConfig) for no
+// such server, Error(InvalidParameter) for one of another wrapper.
+core::ServerSettings server_settings(const char* name, std::string& resolved_name);
+
 // name: the function's server argument, or nullptr for contractor_verify.server.
 // role: whose USAGE and user mapping count (InvalidOid: the current user; a
 // job's worker passes the role that submitted it).

@@ -43,6 +43,14 @@ struct ApiKeySlot {
     std::int32_t quota_month;   // year * 12 + month the counts are for; 0: not loaded
     std::int64_t quota_used;    // lookups the API charged this month
     std::int64_t quota_reserved;  // lookups statements are about to buy
+    std::int64_t quota_limit;     // monthly_lookup_quota last reserved under (0: none)
+    // For the usage view: which account this is (the key's fingerprint, never
+    // the key) and the lookups the cache answered this month (since the
+    // server started).
+    char api_url[512];
+    char api_key_id[16];
+    std::int32_t cache_month;
+    std::int64_t cache_answers;
 };
 
 enum class BatchPhase : int {

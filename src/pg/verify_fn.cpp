@@ -24,6 +24,7 @@
 #include "pg/rate_gate.h"
 #include "pg/single_flight.h"
 #include "pg/storage.h"
+#include "pg/usage_counter.h"
 
 #include "pg/guard.h"
 
@@ -74,7 +75,10 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
             cv::pg::CachedRow row;
             if (!first) storage.reader().refresh();
             auto verdict = storage.look_up(target.state, target.license_number, row, max_age, since);
-            if (verdict != cv::core::CacheVerdict::Miss) return results.cached(row, verdict);
+            if (verdict != cv::core::CacheVerdict::Miss) {
+                cv::pg::count_cache_answers(ctx, 1);
+                return results.cached(row, verdict);
+            }
             since = storage.started_ms();
             if (storage.claims().claim(target.state, target.license_number) !=
                 cv::pg::InflightClaims::Claim::Busy) {

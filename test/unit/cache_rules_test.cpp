@@ -143,6 +143,14 @@ TEST(CacheRules, NotFoundIsCachedAndAsksForReview) {
     EXPECT_TRUE(v.attempt.last_error_code.empty());
 }
 
+TEST(CacheRules, AWrongFormatIsCachedAndAsksForReview) {
+    std::vector<Observation> bad{error(outcome::kInvalidStateFormat, 2000)};
+    const CacheUpdate u = fold({}, bad);
+    EXPECT_EQ(u.kind, CacheUpdate::Kind::Replace);
+    EXPECT_TRUE(u.attempt.needs_review);
+    EXPECT_EQ(u.attempt.review_reason, outcome::kInvalidStateFormat);
+}
+
 TEST(CacheRules, ThreeTimeoutsInARowAskForReview) {
     CacheHead row;
     for (int i = 1; i <= 3; ++i) {
