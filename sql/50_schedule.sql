@@ -43,7 +43,7 @@ ORDER BY s.license_number;
 
 -- Never verified: no row at all, due now, first in a sweep.
 SELECT due_at = now() AS due_now, reason, priority
-FROM contractor_verify.reverify_due(NULL, NULL, NULL, NULL, NULL, NULL, NULL, false,
+FROM contractor_verify.reverify_due(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false,
                                     '7 days', '14 days', '7 days', '7 days', '30 days');
 
 -- The intervals are the server's options.

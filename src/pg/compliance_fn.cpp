@@ -61,7 +61,14 @@ constexpr const char* kResolvedSql =
     "  error_message, billable, api_url, api_key_id, charged)"
     " VALUES (pg_catalog.now(), $1, $2, 'review', $3, $4, $5, 'REVIEW_RESOLVED', $6, false, $7, $8, 0)";
 
-SPIPlanPtr resolve_license_plan, name_in_review_plan, resolved_plan;
+// Whether this database has charged lookups to an account (the accounts of
+// other databases of the cluster are theirs to see).
+constexpr const char* kKnownAccountSql =
+    "SELECT EXISTS (SELECT FROM contractor_verify.verification_history h"
+    "  WHERE h.charged OPERATOR(pg_catalog.>) 0 AND h.api_url OPERATOR(pg_catalog.=) $1"
+    "    AND h.api_key_id OPERATOR(pg_catalog.=) $2)";
+
+SPIPlanPtr resolve_license_plan, name_in_review_plan, resolved_plan, known_account_plan;
 
 }  // namespace
 
@@ -173,7 +180,19 @@ Datum cv_account_counters(PG_FUNCTION_ARGS) {
                                 slot.quota_limit});
             }
         }
-        for (const Row& r : rows) {
+        const cv::pg::ExtensionCatalog& catalog = cv::pg::extension_catalog();
+        std::vector<bool> known(rows.size(), false);
+        cv::pg::with_owner_spi(catalog.owner, [&] {
+            Oid types[2] = {TEXTOID, TEXTOID};
+            SPIPlanPtr plan = cv::pg::kept_plan(known_account_plan, kKnownAccountSql, 2, types);
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                Datum values[2] = {cv::pg::utf8_text(rows[i].url), cv::pg::utf8_text(rows[i].key_id)};
+                known[i] = DatumGetBool(cv::pg::run_rows(plan, values, nullptr, {true}).at(0)[0]);
+            }
+        });
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            if (!known[i]) continue;
+            const Row& r = rows[i];
             const int y = (r.month - 1) / 12, m = (r.month - 1) % 12 + 1;
             Datum values[6] = {cv::pg::utf8_text(r.url), cv::pg::utf8_text(r.key_id),
                                DateADTGetDatum(date2j(y, m, 1) - POSTGRES_EPOCH_JDATE), Int64GetDatum(r.cache_answers),

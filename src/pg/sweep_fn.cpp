@@ -49,11 +49,11 @@ constexpr const char* kDueSql =
     " LEFT JOIN contractor_verify.license_cache c ON c.api_url OPERATOR(pg_catalog.=) $4"
     "  AND c.state OPERATOR(pg_catalog.=) k.state AND c.license_number OPERATOR(pg_catalog.=) k.license_number"
     " CROSS JOIN LATERAL contractor_verify.reverify_due(c.outcome, c.license_status, c.expiration_date,"
-    "  c.fetched_at, c.last_error_code, c.consecutive_timeouts, c.next_attempt_at,"
+    "  c.fetched_at, c.last_attempt_at, c.last_error_code, c.consecutive_timeouts, c.next_attempt_at,"
     "  COALESCE(c.needs_review, false), $5, $6, $7, $8, $9) AS d"
     " ORDER BY d.priority NULLS LAST,"
     "  CASE WHEN d.priority OPERATOR(pg_catalog.=) 2 THEN c.expiration_date END NULLS LAST,"
-    "  c.fetched_at NULLS FIRST, k.i";
+    "  GREATEST(c.fetched_at, c.last_attempt_at) NULLS FIRST, k.i";
 
 constexpr const char* kRecordSql =
     "INSERT INTO contractor_verify.sweeps (ran_by, server_name, label, roster_rows, licenses, due,"

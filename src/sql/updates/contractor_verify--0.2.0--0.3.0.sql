@@ -253,12 +253,13 @@ COMMENT ON FUNCTION contractor_verify.reverify_policy(name) IS
     'a server''s re-verification intervals (its reverify_* options) and its API (default: contractor_verify.server)';
 
 -- When a license is due for re-verification and why, from its cache row
--- (all NULL: never verified) and a policy. priority orders a sweep: 1 never
--- verified, 2 expiring or expired, 3 not active, not found or a timeout's
--- retry, 4 the rest; NULL with due_at NULL: waiting for a person (review).
+-- (all NULL: never verified) and a policy: an interval after its latest
+-- answer or attempt. priority orders a sweep: 1 never verified, 2 expiring or
+-- expired, 3 not active, not found or a timeout's retry, 4 the rest; NULL with
+-- due_at NULL: waiting for a person (review).
 CREATE FUNCTION contractor_verify.reverify_due(
     outcome text, license_status text, expiration_date date, fetched_at timestamptz,
-    last_error_code text, consecutive_timeouts integer, next_attempt_at timestamptz,
+    last_attempt_at timestamptz, last_error_code text, consecutive_timeouts integer, next_attempt_at timestamptz,
     needs_review boolean, within_30_days interval, within_90_days interval,
     not_active interval, not_found interval, otherwise interval,
     OUT due_at timestamptz, OUT reason text, OUT priority integer)
@@ -270,11 +271,12 @@ BEGIN ATOMIC
                WHEN last_error_code OPERATOR(pg_catalog.=) 'STATE_TIMEOUT' AND next_attempt_at IS NOT NULL THEN next_attempt_at
                WHEN outcome IS NULL THEN pg_catalog.now()
                WHEN needs_review AND outcome OPERATOR(pg_catalog.=) 'INVALID_STATE_FORMAT' THEN NULL
-               WHEN outcome OPERATOR(pg_catalog.<>) 'VERIFIED' THEN fetched_at OPERATOR(pg_catalog.+) not_found
-               WHEN license_status IS DISTINCT FROM 'ACTIVE' THEN fetched_at OPERATOR(pg_catalog.+) not_active
-               WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 30) THEN fetched_at OPERATOR(pg_catalog.+) within_30_days
-               WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 90) THEN fetched_at OPERATOR(pg_catalog.+) within_90_days
-               ELSE fetched_at OPERATOR(pg_catalog.+) otherwise
+               WHEN outcome OPERATOR(pg_catalog.<>) 'VERIFIED' OR last_error_code OPERATOR(pg_catalog.=) 'NOT_FOUND'
+                   THEN GREATEST(fetched_at, last_attempt_at) OPERATOR(pg_catalog.+) not_found
+               WHEN license_status IS DISTINCT FROM 'ACTIVE' THEN GREATEST(fetched_at, last_attempt_at) OPERATOR(pg_catalog.+) not_active
+               WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 30) THEN GREATEST(fetched_at, last_attempt_at) OPERATOR(pg_catalog.+) within_30_days
+               WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 90) THEN GREATEST(fetched_at, last_attempt_at) OPERATOR(pg_catalog.+) within_90_days
+               ELSE GREATEST(fetched_at, last_attempt_at) OPERATOR(pg_catalog.+) otherwise
            END,
            CASE
                WHEN outcome IS NULL AND last_error_code IS NULL THEN 'never verified'
@@ -285,6 +287,7 @@ BEGIN ATOMIC
                WHEN needs_review AND outcome OPERATOR(pg_catalog.=) 'INVALID_STATE_FORMAT'
                    THEN 'in review: the number is not in the state''s format'
                WHEN outcome OPERATOR(pg_catalog.<>) 'VERIFIED' THEN pg_catalog.lower(pg_catalog.replace(outcome, '_', ' '))
+               WHEN last_error_code OPERATOR(pg_catalog.=) 'NOT_FOUND' THEN 'not found any more (the last verified record is kept)'
                WHEN license_status IS DISTINCT FROM 'ACTIVE' THEN 'status ' OPERATOR(pg_catalog.||) COALESCE(license_status, 'unknown')
                WHEN expiration_date OPERATOR(pg_catalog.<) CURRENT_DATE THEN 'expired'
                WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 30) THEN 'expires within 30 days'
@@ -297,7 +300,7 @@ BEGIN ATOMIC
                WHEN last_error_code OPERATOR(pg_catalog.=) 'STATE_TIMEOUT' AND next_attempt_at IS NOT NULL THEN 3
                WHEN outcome IS NULL THEN 1
                WHEN needs_review AND outcome OPERATOR(pg_catalog.=) 'INVALID_STATE_FORMAT' THEN NULL
-               WHEN outcome OPERATOR(pg_catalog.<>) 'VERIFIED' THEN 3
+               WHEN outcome OPERATOR(pg_catalog.<>) 'VERIFIED' OR last_error_code OPERATOR(pg_catalog.=) 'NOT_FOUND' THEN 3
                WHEN license_status IS DISTINCT FROM 'ACTIVE' THEN 3
                WHEN expiration_date OPERATOR(pg_catalog.<) (CURRENT_DATE OPERATOR(pg_catalog.+) 90) THEN 2
                ELSE 4
@@ -323,7 +326,7 @@ SELECT c.state,
 FROM contractor_verify.reverify_policy() p
 JOIN contractor_verify.license_cache c ON c.api_url OPERATOR(pg_catalog.=) p.api_url
 CROSS JOIN LATERAL contractor_verify.reverify_due(
-    c.outcome, c.license_status, c.expiration_date, c.fetched_at, c.last_error_code,
+    c.outcome, c.license_status, c.expiration_date, c.fetched_at, c.last_attempt_at, c.last_error_code,
     c.consecutive_timeouts, c.next_attempt_at, c.needs_review, p.within_30_days,
     p.within_90_days, p.not_active, p.not_found, p.otherwise) d;
 COMMENT ON VIEW contractor_verify.license_schedule IS
@@ -481,7 +484,9 @@ COMMENT ON FUNCTION @extschema@.cv_review_resolve(text, text, text, text, name) 
     'take a license (or a name lookup) off the review queue, with a note kept in the history; false when it was not there';
 REVOKE EXECUTE ON FUNCTION @extschema@.cv_review_resolve(text, text, text, text, name) FROM PUBLIC;
 
--- Usage per month and API account.
+-- Usage per month and API account. account_counters() reads the accounts'
+-- counts in shared memory (cluster-wide), only for accounts this database's
+-- history knows.
 CREATE FUNCTION contractor_verify.account_counters(
     OUT api_url text, OUT api_key_id text, OUT month date, OUT cache_answers bigint,
     OUT lookups_counted bigint, OUT monthly_lookup_quota bigint)
@@ -507,23 +512,22 @@ WITH h AS (
     FROM contractor_verify.job_queue j
     GROUP BY 1, 2, 3
 )
-SELECT COALESCE(h.month, a.month) AS month,
-       COALESCE(h.api_url, a.api_url) AS api_url,
-       COALESCE(h.api_key_id, a.api_key_id) AS api_key_id,
-       COALESCE(h.lookups_charged, 0) AS lookups_charged,
-       COALESCE(h.calls, 0) AS calls,
+SELECT h.month,
+       h.api_url,
+       h.api_key_id,
+       h.lookups_charged,
+       h.calls,
        COALESCE(a.cache_answers, 0) OPERATOR(pg_catalog.+) COALESCE(j.answers, 0) AS answered_from_cache,
-       COALESCE(h.rate_limited, 0) AS rate_limited,
+       h.rate_limited,
        a.monthly_lookup_quota,
        CASE WHEN a.monthly_lookup_quota OPERATOR(pg_catalog.>) 0
             THEN pg_catalog.int8larger(0, a.monthly_lookup_quota OPERATOR(pg_catalog.-) a.lookups_counted) END AS quota_left
 FROM h
-FULL JOIN contractor_verify.account_counters() a
+LEFT JOIN contractor_verify.account_counters() a
        ON a.month OPERATOR(pg_catalog.=) h.month AND a.api_url OPERATOR(pg_catalog.=) h.api_url
       AND a.api_key_id OPERATOR(pg_catalog.=) h.api_key_id
-LEFT JOIN jobs j ON j.month OPERATOR(pg_catalog.=) COALESCE(h.month, a.month)
-      AND j.api_url OPERATOR(pg_catalog.=) COALESCE(h.api_url, a.api_url)
-      AND j.api_key_id OPERATOR(pg_catalog.=) COALESCE(h.api_key_id, a.api_key_id);
+LEFT JOIN jobs j ON j.month OPERATOR(pg_catalog.=) h.month AND j.api_url OPERATOR(pg_catalog.=) h.api_url
+      AND j.api_key_id OPERATOR(pg_catalog.=) h.api_key_id;
 COMMENT ON VIEW contractor_verify.usage IS
     'per month (UTC) and API account: lookups charged, calls, lookups answered from the cache, 429s, the quota left';
 
