@@ -15,6 +15,7 @@ cluster_start() {
     echo "port = 5432"
     echo "shared_preload_libraries = 'pg_cron,contractor_verify'"
     echo "cron.database_name = 'postgres'"
+    echo "cron.host = '$CV_PGDIR'"
     echo "contractor_verify.max_api_keys = 20"
     echo "max_prepared_transactions = 4"
     echo "fsync = off"
