@@ -187,3 +187,43 @@ ON CONFLICT (contractor_id) DO UPDATE SET
     last_attempt_at = EXCLUDED.last_attempt_at, error_code = EXCLUDED.error_code;
 SELECT count(*) AS onboarded, count(*) FILTER (WHERE compliant) AS compliant
 FROM contractor_licenses WHERE contractor_id LIKE 'new-%';
+
+\echo
+\echo '=== 8. The schedule: what is due when, and why'
+-- A month later, as far as the schedule is concerned: every answer 31 days old.
+UPDATE contractor_verify.license_cache SET fetched_at = fetched_at - interval '31 days',
+       last_attempt_at = last_attempt_at - interval '31 days';
+SELECT reason, count(*) AS licenses, count(*) FILTER (WHERE due_now) AS due_now,
+       min(due_at)::date AS earliest_due
+FROM contractor_verify.license_schedule GROUP BY reason ORDER BY min(priority), reason;
+
+\echo
+\echo '=== 9. One sweep with a budget of 500 lookups: never verified first, then soonest expiring, not active, oldest'
+\echo '    (meanwhile the board suspended five contractors whose licenses expire soon; we listen for such changes)'
+SELECT string_agg(format('curl -sf -X POST -H "Content-Type: application/json" -d ''{"state":"%s","license_number":"%s","set":{"status":"SUSPENDED"}}'' "$CV_SIM_CONTROL/license" >/dev/null',
+                         state, license_number), '; ') AS suspend
+FROM (SELECT state, license_number FROM contractor_verify.license_schedule
+      WHERE reason = 'expires within 30 days' AND license_status = 'ACTIVE'
+      ORDER BY expiration_date, license_number LIMIT 5) AS s \gset
+\set _ `:suspend`
+LISTEN contractor_verify_license_changes;
+SELECT due, submitted, left_for_budget, left_for_quota, not_due, in_review, skipped_rows
+FROM cv_sweep($$SELECT id, state, license_no FROM contractors WHERE active$$, budget => 500, label => 'demo sweep') \gset sweep_
+\echo due :sweep_due, submitted :sweep_submitted, left for the next run :sweep_left_for_budget, in review :sweep_in_review
+SELECT max(job_id) AS sweep_job FROM contractor_verify.sweeps \gset
+DO $$
+DECLARE
+    j record;
+BEGIN
+    LOOP
+        SELECT * INTO j FROM cv_job_status((SELECT max(job_id) FROM contractor_verify.sweeps));
+        EXIT WHEN j.job_status IN ('completed', 'failed', 'cancelled');
+        PERFORM pg_sleep(0.5);
+    END LOOP;
+END $$;
+SELECT job_status, processed_entities, lookups_done, calls FROM cv_job_status(:sweep_job);
+\echo 'What changed, and what waits for a person:'
+SELECT state, license_number, status_from, status_to, compliant_from, compliant_to
+FROM contractor_verify.license_changes ORDER BY changed_at, license_number;
+SELECT reason_code, count(*) FROM contractor_verify.review_queue GROUP BY 1 ORDER BY 2 DESC;
+SELECT month, lookups_charged, calls, answered_from_cache, rate_limited FROM contractor_verify.usage;
