@@ -67,6 +67,13 @@ SELECT license_number, due_now, reason, priority FROM contractor_verify.license_
 SELECT outcome, license_number, error_message, charged FROM contractor_verify.verification_history
 WHERE outcome = 'REVIEW_RESOLVED';
 SELECT license_number FROM contractor_verify.review_queue ORDER BY 1;
+-- A name that matched several licenses waits for a person, candidates and all.
+SELECT error_code, jsonb_array_length(candidates) AS candidates
+FROM cv_verify_by_name('WA', 'Pacific Northwest Roofing LLC');
+SELECT state, lookup_name, reason_code, jsonb_array_length(candidates) AS candidates
+FROM contractor_verify.review_queue WHERE lookup_name IS NOT NULL;
+SELECT cv_review_resolve('WA', lookup_name => 'Pacific Northwest Roofing LLC', note => 'asked for the number') AS resolved;
+SELECT count(*) AS names_in_review FROM contractor_verify.review_queue WHERE lookup_name IS NOT NULL;
 \set VERBOSITY terse
 SELECT * FROM pg_temp.error_of($$SELECT cv_review_resolve('CA')$$);
 SELECT * FROM pg_temp.error_of($$SELECT cv_review_resolve('CA', '1', lookup_name => 'x')$$);
