@@ -257,7 +257,9 @@ public:
 
     void record(std::vector<Observation>& observations) override {
         std::vector<Observation> kept = observations;  // to set aside if recording fails
+        // What the API charged, whether or not the recording succeeds.
         std::int64_t charged = 0;
+        for (const auto& o : kept) charged += o.charged();
         try {
             in_transaction([&] {
                 const ExtensionCatalog& catalog = extension_catalog();
@@ -269,7 +271,6 @@ public:
                 std::vector<Datum> results;
                 const auto& obs = recording.observations();
                 for (std::size_t i = 0; i < obs.size(); ++i) {
-                    charged += obs[i].charged();
                     if (obs[i].attempt_only) continue;
                     nos.push_back(lookup_no(obs[i].id));
                     const auto& update = recording.update_of(i);
