@@ -90,7 +90,7 @@ SELECT count(*) AS jobs FROM contractor_verify.jobs WHERE job_id = :job5;
 
 -- Only the owner writes the job tables; roles read them through the views.
 SELECT relname, relacl IS NULL AS no_grants FROM pg_class
-WHERE relnamespace = 'contractor_verify'::regnamespace AND relname IN ('job_queue', 'job_lookups', 'job_rows')
+WHERE relnamespace = 'contractor_verify'::regnamespace AND relname IN ('job_queue', 'job_lookups', 'job_rows', 'job_cancels')
 ORDER BY relname;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
 FROM pg_proc p WHERE p.proname LIKE 'cv\_job\_%' ORDER BY 1;

@@ -184,7 +184,8 @@ Datum cv_job_cancel(PG_FUNCTION_ARGS) {
                         "Only the role that submitted it (\"" + job->submitted_by +
                             "\"), or a role with its privileges, can cancel it.");
         if (job->status != "queued" && job->status != "processing") return BoolGetDatum(false);
-        (void)cv::pg::request_cancel(catalog, id);
+        const std::string me_name = cv::pg::pg_value([&] { return GetUserNameFromId(me, false); });
+        cv::pg::request_cancel(catalog, id, me_name);
         wake_worker_at_commit(catalog.owner);
         return BoolGetDatum(true);
     });

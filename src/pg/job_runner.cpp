@@ -410,7 +410,12 @@ void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryC
         const std::int64_t now = steady_now_ms();
         if (now < run.next_cancel_check) return false;
         run.next_cancel_check = now + kCancelCheckMs;
-        in_transaction([&] { run.cancelled = cancel_requested(extension_catalog(), job.id); });
+        in_transaction([&] {
+            const ExtensionCatalog& catalog = extension_catalog();
+            // Queued jobs cancelled meanwhile end now, not once this one has.
+            cancel_queued_jobs(catalog);
+            run.cancelled = cancel_requested(catalog, job.id);
+        });
         return run.cancelled;
     };
     run.stats = core::run_batch(backend_http_client(), run.settings, run.ctx.server_name, run.ctx.api_key,
