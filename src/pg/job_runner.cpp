@@ -130,6 +130,9 @@ public:
     TupleDesc desc;
     std::int64_t pending_at_start;
     std::int64_t consumed = 0;        // lookups read from the job so far
+    // Lookups handed to calls whose answers are not in yet: the quota must
+    // hold them besides each new chunk (they are charged when they arrive).
+    std::int64_t in_calls = 0;
     std::size_t deferred_count = 0;   // held back: another session is buying them
     InflightClaims claims;
     std::int64_t started_ms;
@@ -216,7 +219,9 @@ public:
             run_.deferred_count = deferred_.size();
             if (!out.empty()) {
                 try {
-                    quota_.cover(static_cast<std::int64_t>(out.size()));
+                    const auto n = static_cast<std::int64_t>(out.size());
+                    quota_.cover(run_.in_calls + n);
+                    run_.in_calls += n;
                 } catch (const Error& e) {
                     if (e.kind() != ErrorKind::QuotaExceeded) throw;
                     // The month's quota is spent: nothing more is bought; the
@@ -257,7 +262,15 @@ public:
 
     void record(std::vector<Observation>& observations) override {
         std::vector<Observation> kept = observations;  // to set aside if recording fails
-        std::int64_t charged = 0;
+        // What the API charged counts against the quota whatever becomes of
+        // its recording (set aside, or a failure that ends the job).
+        std::int64_t charged = 0, answered = 0;
+        for (const auto& o : kept) {
+            charged += o.charged();
+            if (!o.attempt_only) ++answered;
+        }
+        quota_.charge(charged);
+        run_.in_calls = std::max<std::int64_t>(0, run_.in_calls - answered);
         try {
             in_transaction([&] {
                 const ExtensionCatalog& catalog = extension_catalog();
@@ -269,7 +282,6 @@ public:
                 std::vector<Datum> results;
                 const auto& obs = recording.observations();
                 for (std::size_t i = 0; i < obs.size(); ++i) {
-                    charged += obs[i].charged();
                     if (obs[i].attempt_only) continue;
                     nos.push_back(lookup_no(obs[i].id));
                     const auto& update = recording.update_of(i);
@@ -284,7 +296,6 @@ public:
         } catch (const TransactionError& e) {
             set_aside_chunk(kept, e.what());
         }
-        quota_.charge(charged);
         for (const auto& o : kept)
             if (!o.attempt_only && !o.license_number.empty()) run_.claims.release(o.state, o.license_number);
     }
