@@ -52,6 +52,14 @@ Oid wake_owner = InvalidOid;
 
 void on_xact(XactEvent event, void*) {
     if (!wake_at_commit) return;
+    if (event == XACT_EVENT_PRE_PREPARE) {
+        // COMMIT PREPARED, perhaps in another session, has no callback here:
+        // the job would sit queued with no worker told of it.
+        wake_at_commit = false;
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot PREPARE a transaction that submitted or cancelled a verification job"),
+                        errhint("Submit or cancel the job in a transaction that commits directly.")));
+    }
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
         wake_at_commit = false;
         cv::pg::jobs_committed(wake_owner);
