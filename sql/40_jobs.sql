@@ -87,10 +87,17 @@ BEGIN;
 SELECT cv_job_submit($$VALUES ('w', 'CA', '1052183')$$) AS job5 \gset
 ROLLBACK;
 SELECT count(*) AS jobs FROM contractor_verify.jobs WHERE job_id = :job5;
+-- A submit cannot be prepared for two-phase commit: COMMIT PREPARED would
+-- leave the job queued with no worker told of it.
+BEGIN;
+SELECT cv_job_submit($$VALUES ('p', 'CA', '1052183')$$) AS job6 \gset
+PREPARE TRANSACTION 'cv_regress_job';
+SELECT count(*) AS jobs FROM contractor_verify.jobs WHERE job_id = :job6;
+SELECT count(*) AS prepared FROM pg_prepared_xacts WHERE gid = 'cv_regress_job';
 
 -- Only the owner writes the job tables; roles read them through the views.
 SELECT relname, relacl IS NULL AS no_grants FROM pg_class
-WHERE relnamespace = 'contractor_verify'::regnamespace AND relname IN ('job_queue', 'job_lookups', 'job_rows')
+WHERE relnamespace = 'contractor_verify'::regnamespace AND relname IN ('job_queue', 'job_lookups', 'job_rows', 'job_cancels')
 ORDER BY relname;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
 FROM pg_proc p WHERE p.proname LIKE 'cv\_job\_%' ORDER BY 1;

@@ -47,6 +47,14 @@ Oid wake_owner = InvalidOid;
 
 void on_xact(XactEvent event, void*) {
     if (!wake_at_commit) return;
+    if (event == XACT_EVENT_PRE_PREPARE) {
+        // COMMIT PREPARED, perhaps in another session, has no callback here:
+        // the job would sit queued with no worker told of it.
+        wake_at_commit = false;
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot PREPARE a transaction that submitted or cancelled a verification job"),
+                        errhint("Submit or cancel the job in a transaction that commits directly.")));
+    }
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
         wake_at_commit = false;
         jobs_committed(wake_owner);
@@ -192,7 +200,8 @@ Datum cv_job_cancel(PG_FUNCTION_ARGS) {
                         "Only the role that submitted it (\"" + job->submitted_by +
                             "\"), or a role with its privileges, can cancel it.");
         if (job->status != "queued" && job->status != "processing") return BoolGetDatum(false);
-        (void)cv::pg::request_cancel(catalog, id);
+        const std::string me_name = cv::pg::pg_value([&] { return GetUserNameFromId(me, false); });
+        cv::pg::request_cancel(catalog, id, me_name);
         cv::pg::wake_job_worker_at_commit(catalog.owner);
         return BoolGetDatum(true);
     });

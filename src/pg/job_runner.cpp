@@ -130,6 +130,9 @@ public:
     TupleDesc desc;
     std::int64_t pending_at_start;
     std::int64_t consumed = 0;        // lookups read from the job so far
+    // Lookups handed to calls whose answers are not in yet: the quota must
+    // hold them besides each new chunk (they are charged when they arrive).
+    std::int64_t in_calls = 0;
     std::size_t deferred_count = 0;   // held back: another session is buying them
     InflightClaims claims;
     std::int64_t started_ms;
@@ -216,7 +219,9 @@ public:
             run_.deferred_count = deferred_.size();
             if (!out.empty()) {
                 try {
-                    quota_.cover(static_cast<std::int64_t>(out.size()));
+                    const auto n = static_cast<std::int64_t>(out.size());
+                    quota_.cover(run_.in_calls + n);
+                    run_.in_calls += n;
                 } catch (const Error& e) {
                     if (e.kind() != ErrorKind::QuotaExceeded) throw;
                     // The month's quota is spent: nothing more is bought; the
@@ -257,9 +262,15 @@ public:
 
     void record(std::vector<Observation>& observations) override {
         std::vector<Observation> kept = observations;  // to set aside if recording fails
-        // What the API charged, whether or not the recording succeeds.
-        std::int64_t charged = 0;
-        for (const auto& o : kept) charged += o.charged();
+        // What the API charged counts against the quota whatever becomes of
+        // its recording (set aside, or a failure that ends the job).
+        std::int64_t charged = 0, answered = 0;
+        for (const auto& o : kept) {
+            charged += o.charged();
+            if (!o.attempt_only) ++answered;
+        }
+        quota_.charge(charged);
+        run_.in_calls = std::max<std::int64_t>(0, run_.in_calls - answered);
         try {
             in_transaction([&] {
                 const ExtensionCatalog& catalog = extension_catalog();
@@ -285,7 +296,6 @@ public:
         } catch (const TransactionError& e) {
             set_aside_chunk(kept, e.what());
         }
-        quota_.charge(charged);
         for (const auto& o : kept)
             if (!o.attempt_only && !o.license_number.empty()) run_.claims.release(o.state, o.license_number);
     }
@@ -411,7 +421,12 @@ void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryC
         const std::int64_t now = steady_now_ms();
         if (now < run.next_cancel_check) return false;
         run.next_cancel_check = now + kCancelCheckMs;
-        in_transaction([&] { run.cancelled = cancel_requested(extension_catalog(), job.id); });
+        in_transaction([&] {
+            const ExtensionCatalog& catalog = extension_catalog();
+            // Queued jobs cancelled meanwhile end now, not once this one has.
+            cancel_queued_jobs(catalog);
+            run.cancelled = cancel_requested(catalog, job.id);
+        });
         return run.cancelled;
     };
     run.stats = core::run_batch(backend_http_client(), run.settings, run.ctx.server_name, run.ctx.api_key,

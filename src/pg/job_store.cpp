@@ -59,19 +59,24 @@ constexpr const char* kHeldSql =
     "SELECT COALESCE(pg_catalog.sum(pg_catalog.int8larger(0, j.lookups_needed OPERATOR(pg_catalog.-) j.lookups_done)), 0)::pg_catalog.int8"
     " FROM contractor_verify.job_queue j"
     " WHERE j.status OPERATOR(pg_catalog.=) 'queued'"
-    "   AND j.api_url OPERATOR(pg_catalog.=) $1 AND j.api_key_id OPERATOR(pg_catalog.=) $2";
+    "   AND j.api_url OPERATOR(pg_catalog.=) $1 AND j.api_key_id OPERATOR(pg_catalog.=) $2"
+    "   AND NOT EXISTS (SELECT FROM contractor_verify.job_cancels c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)";
 
 constexpr const char* kOwnershipSql =
     "SELECT j.submitted_by::pg_catalog.text, j.status FROM contractor_verify.job_queue j"
     " WHERE j.id OPERATOR(pg_catalog.=) $1";
 
+// A request only: the caller's transaction locks nothing the worker writes.
 constexpr const char* kCancelSql =
-    "UPDATE contractor_verify.job_queue j SET cancel_requested = true, updated_at = pg_catalog.now(),"
-    "  status = CASE WHEN j.status OPERATOR(pg_catalog.=) 'queued' THEN 'cancelled' ELSE j.status END,"
-    "  completed_at = CASE WHEN j.status OPERATOR(pg_catalog.=) 'queued' THEN pg_catalog.now() END"
-    " WHERE j.id OPERATOR(pg_catalog.=) $1"
-    "   AND j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
-    " RETURNING j.status";
+    "INSERT INTO contractor_verify.job_cancels (job_id, requested_by) VALUES ($1, $2)";
+
+// Queued jobs with a committed cancel request end without running.
+constexpr const char* kCancelQueuedSql =
+    "UPDATE contractor_verify.job_queue j SET status = 'cancelled', cancel_requested = true,"
+    "  completed_at = pg_catalog.now(), updated_at = pg_catalog.now(), estimated_completion = NULL"
+    " WHERE j.status OPERATOR(pg_catalog.=) 'queued'"
+    "   AND EXISTS (SELECT FROM contractor_verify.job_cancels c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)"
+    " RETURNING j.id";
 
 constexpr const char* kNextJobSql =
     "SELECT j.id, j.submitted_by::pg_catalog.text, j.server_name,"
@@ -120,10 +125,12 @@ constexpr const char* kStoreSql =
 
 constexpr const char* kCancelRequestedSql =
     "SELECT j.cancel_requested OR j.status OPERATOR(pg_catalog.<>) 'processing'"
+    "  OR EXISTS (SELECT FROM contractor_verify.job_cancels c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)"
     " FROM contractor_verify.job_queue j WHERE j.id OPERATOR(pg_catalog.=) $1";
 
 constexpr const char* kFinishSql =
     "UPDATE contractor_verify.job_queue j SET status = $2, error_code = $3, error_message = $4,"
+    "  cancel_requested = j.cancel_requested OR $2 OPERATOR(pg_catalog.=) 'cancelled',"
     "  completed_at = pg_catalog.now(), updated_at = pg_catalog.now(), estimated_completion = NULL"
     " WHERE j.id OPERATOR(pg_catalog.=) $1";
 
@@ -136,11 +143,12 @@ constexpr const char* kDeleteSql =
     "   WHERE j.completed_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)"
     "   RETURNING j.id),"
     " l AS (DELETE FROM contractor_verify.job_lookups x USING old WHERE x.job_id OPERATOR(pg_catalog.=) old.id),"
-    " r AS (DELETE FROM contractor_verify.job_rows x USING old WHERE x.job_id OPERATOR(pg_catalog.=) old.id)"
+    " r AS (DELETE FROM contractor_verify.job_rows x USING old WHERE x.job_id OPERATOR(pg_catalog.=) old.id),"
+    " c AS (DELETE FROM contractor_verify.job_cancels x USING old WHERE x.job_id OPERATOR(pg_catalog.=) old.id)"
     " SELECT pg_catalog.count(*)::pg_catalog.int8 FROM old";
 
 SPIPlanPtr insert_job_plan, insert_lookups_plan, insert_rows_plan, held_plan, ownership_plan,
-    cancel_plan, next_job_plan, start_plan, pending_plan, store_plan, cancel_requested_plan,
+    cancel_plan, cancel_queued_plan, next_job_plan, start_plan, pending_plan, store_plan, cancel_requested_plan,
     finish_plan, unfinished_plan, delete_plan;
 Oid store_plan_type = InvalidOid;  // the cv_result array type store_plan was made for
 
@@ -294,25 +302,22 @@ std::optional<JobOwnership> job_ownership(const ExtensionCatalog& catalog, std::
     return out;
 }
 
-bool request_cancel(const ExtensionCatalog& catalog, std::int64_t id) {
-    std::string status;
+void request_cancel(const ExtensionCatalog& catalog, std::int64_t id, const std::string& requested_by) {
     with_owner_spi(catalog.owner, [&] {
-        Oid types[1] = {INT8OID};
-        SPIPlanPtr plan = kept_plan(cancel_plan, kCancelSql, 1, types);
-        Datum values[1] = {int8_datum(id)};
-        pg_call([&] {
-            const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
-            if (rc != SPI_OK_UPDATE_RETURNING) elog(ERROR, "contractor_verify: could not cancel the job");
-        });
-        if (SPI_processed > 0) {
-            bool isnull = false;
-            Datum d = 0;
-            pg_call([&] { d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull); });
-            status = text_of(d);
-        }
+        Oid types[2] = {INT8OID, NAMEOID};
+        SPIPlanPtr plan = kept_plan(cancel_plan, kCancelSql, 2, types);
+        Datum values[2] = {int8_datum(id), name_datum(requested_by)};
+        execute(plan, values, nullptr, SPI_OK_INSERT);
     });
-    if (status == "cancelled") notify_job(id, status);
-    return status == "cancelled";
+}
+
+void cancel_queued_jobs(const ExtensionCatalog& catalog) {
+    std::vector<std::int64_t> ids;
+    with_owner_spi(catalog.owner, [&] {
+        SPIPlanPtr plan = kept_plan(cancel_queued_plan, kCancelQueuedSql, 0, nullptr);
+        for (const auto& row : run_rows(plan, nullptr, nullptr, {true})) ids.push_back(DatumGetInt64(row[0]));
+    });
+    for (std::int64_t id : ids) notify_job(id, "cancelled");
 }
 
 std::optional<JobRow> next_job(const ExtensionCatalog& catalog) {

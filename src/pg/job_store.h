@@ -71,9 +71,14 @@ struct JobOwnership {
 };
 std::optional<JobOwnership> job_ownership(const ExtensionCatalog& catalog, std::int64_t id);
 
-// Cancels a queued job at once (true), or asks the worker to stop a running
-// one (false); does nothing to a job that has ended.
-bool request_cancel(const ExtensionCatalog& catalog, std::int64_t id);
+// Asks the worker to cancel a job once the current transaction commits: a
+// row in contractor_verify.job_cancels, nothing else written or locked.
+void request_cancel(const ExtensionCatalog& catalog, std::int64_t id, const std::string& requested_by);
+
+// The worker's side of cancel requests: queued jobs with one end as
+// cancelled (with their NOTIFY at commit). A running job sees its own
+// through cancel_requested.
+void cancel_queued_jobs(const ExtensionCatalog& catalog);
 
 // --- the worker's side -----------------------------------------------------
 
@@ -95,7 +100,7 @@ void store_answers(const ExtensionCatalog& catalog, std::int64_t id,
                    const std::vector<std::int32_t>& lookup_nos, const std::vector<Datum>& results,
                    const JobProgress& progress);
 
-// Whether cv_job_cancel asked to stop the job.
+// Whether cv_job_cancel asked to stop the job (or it is no longer running).
 bool cancel_requested(const ExtensionCatalog& catalog, std::int64_t id);
 
 // Ends a job (completed, failed or cancelled) and sends the NOTIFY

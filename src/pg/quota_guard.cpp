@@ -18,6 +18,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/ipc.h"
 }
 
 namespace cv::pg {
@@ -41,10 +42,29 @@ std::int32_t current_month() { return core::utc_month(std::time(nullptr)); }
 
 }  // namespace
 
+QuotaReservation* QuotaReservation::live_ = nullptr;
+
 QuotaReservation::QuotaReservation(const ServerContext& ctx, const ExtensionCatalog& catalog)
-    : ctx_(ctx), catalog_(catalog) {}
+    : ctx_(ctx), catalog_(catalog) {
+    if (shared_state() == nullptr) return;
+    static bool registered = false;
+    if (!registered) {
+        pg_call([] { before_shmem_exit(release_live, 0); });
+        registered = true;
+    }
+    next_ = live_;
+    if (live_ != nullptr) live_->prev_ = this;
+    live_ = this;
+}
 
 QuotaReservation::~QuotaReservation() {
+    release();
+    if (live_ == this) live_ = next_;
+    if (prev_ != nullptr) prev_->next_ = next_;
+    if (next_ != nullptr) next_->prev_ = prev_;
+}
+
+void QuotaReservation::release() noexcept {
     SharedState* s = shared_state();
     if (s == nullptr) return;
     if (reserved_ != 0) {
@@ -55,8 +75,17 @@ QuotaReservation::~QuotaReservation() {
         } catch (...) {
             // Unreachable in practice (the slot exists while it holds a reservation).
         }
+        reserved_ = 0;
     }
     if (unsaved_) save(s, last_charge_);
+}
+
+// The process is exiting from inside Postgres code (pg_terminate_backend, a
+// fast shutdown): the C++ frames holding these reservations are never
+// unwound, and what they hold would stay reserved until the server restarts.
+void QuotaReservation::release_live(int, Datum) noexcept {
+    for (QuotaReservation* r = live_; r != nullptr; r = r->next_) r->release();
+    live_ = nullptr;
 }
 
 void QuotaReservation::save(SharedState* s, std::uint64_t charge) noexcept {

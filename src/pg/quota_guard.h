@@ -48,6 +48,13 @@ public:
     void cover(std::int64_t needed);
 
 private:
+    // Gives back what is reserved and not charged and saves unsaved charges;
+    // never throws. Run by the destructor, and at backend exit for
+    // reservations whose destructor will never run (a termination raised
+    // inside Postgres code ends the process without unwinding C++ frames).
+    void release() noexcept;
+    static void release_live(int, Datum) noexcept;
+
     std::int64_t used_from_history();
     // Has the quota file saved (pg/quota_file.h); never throws. The
     // statement's first failure is a WARNING, later ones are logged.
@@ -61,6 +68,10 @@ private:
     std::uint64_t last_charge_ = 0;  // SharedState::quota_charges of this statement's last charge
     bool unsaved_ = false;       // the file may not hold last_charge_ yet
     bool save_failed_ = false;   // later failures of this statement go to the server log alone
+    // The reservations alive in this process, for release_live.
+    QuotaReservation* prev_ = nullptr;
+    QuotaReservation* next_ = nullptr;
+    static QuotaReservation* live_;
 };
 
 }  // namespace cv::pg

@@ -271,6 +271,11 @@ void wait_for_recording(long timeout_ms, Oid owner) {
         RecorderQueue* q = queue_of(s, false);
         if (q != nullptr && q->count > 0 && !worker_alive(*q)) (void)start_worker(s, *q, owner);
         LWLockRelease(s->recorder_lock);
+        // Without a prepared sleep, ConditionVariableTimedSleep only prepares
+        // one and returns at once: the caller's loop would spin on a CPU for
+        // as long as it waits. (A broadcast before the prepare is missed; the
+        // timeout bounds what that costs.)
+        ConditionVariablePrepareToSleep(&s->settled);
         ConditionVariableTimedSleep(&s->settled, timeout_ms, PG_WAIT_EXTENSION);
         ConditionVariableCancelSleep();
     });

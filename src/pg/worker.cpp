@@ -175,6 +175,7 @@ std::optional<JobRow> find_job(TimestampTz& last_cleanup) {
             last_cleanup = GetCurrentTimestamp();
             (void)delete_finished_jobs(catalog, job_retention_ms());
         }
+        cancel_queued_jobs(catalog);
         job = next_job(catalog);
         commit();
     } catch (const std::exception& e) {

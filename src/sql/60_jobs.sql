@@ -70,10 +70,24 @@ CREATE TABLE contractor_verify.job_rows (
 );
 COMMENT ON TABLE contractor_verify.job_rows IS 'the roster rows of each job, in input order';
 
+-- Cancel requests. cv_job_cancel only adds a row here, so a caller who keeps
+-- its transaction open holds no lock the worker needs (a row lock on the job
+-- would stall the worker, and with it the recording of every session's
+-- answers); the worker applies a request once it is committed, within a
+-- second, in a transaction of its own.
+CREATE TABLE contractor_verify.job_cancels (
+    job_id       bigint NOT NULL,
+    requested_by name NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX job_cancels_job_id ON contractor_verify.job_cancels (job_id);
+COMMENT ON TABLE contractor_verify.job_cancels IS 'cancel requests the worker applies to queued and running jobs';
+
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.job_queue', '');
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.job_queue_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.job_lookups', '');
 SELECT pg_catalog.pg_extension_config_dump('contractor_verify.job_rows', '');
+SELECT pg_catalog.pg_extension_config_dump('contractor_verify.job_cancels', '');
 
 -- Whether the current role may read a job submitted by `submitted_by`: its
 -- own, those of roles whose privileges it has, and every job with SELECT on
@@ -110,7 +124,8 @@ SELECT j.id AS job_id,
        j.completed_at,
        CASE WHEN j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])
             THEN j.estimated_completion END AS estimated_completion,
-       j.cancel_requested,
+       j.cancel_requested OR EXISTS (SELECT FROM contractor_verify.job_cancels c
+                                     WHERE c.job_id OPERATOR(pg_catalog.=) j.id) AS cancel_requested,
        j.runs,
        j.error_code,
        j.error_message,
@@ -183,7 +198,7 @@ COMMENT ON FUNCTION @extschema@.cv_job_submit(jsonb, interval, name, text) IS
 CREATE FUNCTION @extschema@.cv_job_cancel(job_id bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'cv_job_cancel' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.cv_job_cancel(bigint) IS
-    'cancel a queued or running job (calls in flight are recorded when they arrive); false when it had already ended';
+    'ask the worker to cancel a queued or running job once the transaction commits (calls in flight are recorded when they arrive); false when it had already ended';
 
 -- Creating and cancelling jobs is a right of its own: GRANT EXECUTE on these
 -- to the roles that may spend the API's budget in the background.

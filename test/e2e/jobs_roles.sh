@@ -82,7 +82,8 @@ assert_eq queued "$(q $DB "SELECT job_status FROM cv_job_status($queued)")" "app
 assert_eq "ERROR 42704 job $slow does not exist" "$(as cv_e2e_app2 "SELECT cv_job_cancel($slow)")" "app2 cancelling app's job"
 assert_eq "ERROR 42501 permission denied to cancel job $slow" "$(q $DB "GRANT SELECT ON contractor_verify.job_queue TO cv_e2e_app2" >/dev/null; as cv_e2e_app2 "SELECT cv_job_cancel($slow)")" "app2, who may read every job, cancelling app's job"
 assert_eq t "$(as cv_e2e_app2 "SELECT cv_job_cancel($queued)")" "app2 cancelling its own queued job"
-assert_eq "cancelled|100" "$(q $DB "SELECT job_status || '|' || (SELECT count(*) FROM cv_job_results($queued) WHERE error_code = 'CANCELLED') FROM cv_job_status($queued)")" "the queued job, cancelled at once"
+assert_eq cancelled "$(wait_job $DB "$queued" 5)" "the queued job, cancelled by the worker within a second"
+assert_eq "cancelled|100" "$(q $DB "SELECT job_status || '|' || (SELECT count(*) FROM cv_job_results($queued) WHERE error_code = 'CANCELLED') FROM cv_job_status($queued)")" "the queued job's rows"
 
 # The submitter's user mapping is checked again when the job starts.
 gone=$(as cv_e2e_app2 "SELECT cv_job_submit(\$\$SELECT 'g' || i, 'CA', (7800000 + i)::text FROM generate_series(1, 100) i\$\$)")
