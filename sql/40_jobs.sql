@@ -101,3 +101,9 @@ WHERE relnamespace = 'contractor_verify'::regnamespace AND relname IN ('job_queu
 ORDER BY relname;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
 FROM pg_proc p WHERE p.proname LIKE 'cv\_job\_%' ORDER BY 1;
+
+-- Whose a job is: the submitter's OID in this cluster (whatever the role is
+-- called now); in a database restored into another cluster, the name.
+SELECT contractor_verify.job_owner('no_such_role', 10, contractor_verify.cluster_id()) = 10 AS by_oid_here,
+       contractor_verify.job_owner(current_user, 4000000000, contractor_verify.cluster_id()) IS NULL AS gone_role_owns_nothing,
+       contractor_verify.job_owner(current_user, 4000000000, (contractor_verify.cluster_id() # 1)) = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS by_name_elsewhere;

@@ -28,6 +28,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -156,6 +157,13 @@ PG_FUNCTION_INFO_V1(cv_job_submit_json);
 Datum cv_job_submit_json(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cv_job_cancel);
 Datum cv_job_cancel(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cv_cluster_id);
+Datum cv_cluster_id(PG_FUNCTION_ARGS);
+}
+
+// The cluster's system identifier, as a bigint (its bits).
+Datum cv_cluster_id(PG_FUNCTION_ARGS) {
+    return cv::pg::guard([&] { return Int64GetDatum(static_cast<int64>(GetSystemIdentifier())); });
 }
 
 Datum cv_job_submit_query(PG_FUNCTION_ARGS) {
@@ -185,7 +193,7 @@ Datum cv_job_cancel(PG_FUNCTION_ARGS) {
         bool visible = false;
         if (job) {
             cv::pg::pg_call([&] {
-                submitter = get_role_oid(job->submitted_by.c_str(), true);
+                submitter = job->owner;
                 const Oid table = get_relname_relid("job_queue", catalog.data_schema);
                 visible = (OidIsValid(submitter) && has_privs_of_role(me, submitter)) ||
                           pg_class_aclcheck(table, me, ACL_SELECT) == ACLCHECK_OK;

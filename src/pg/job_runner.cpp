@@ -387,7 +387,7 @@ void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryC
     std::optional<ServerContext> ctx;
     std::int64_t pending = 0;
     in_transaction([&] {
-        const Oid role = pg_value([&] { return get_role_oid(job.submitted_by.c_str(), true); });
+        const Oid role = job.owner;
         if (!OidIsValid(role))
             throw Error(ErrorKind::MissingConfig,
                         "the role \"" + job.submitted_by + "\" that submitted the job no longer exists");

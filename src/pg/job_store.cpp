@@ -34,8 +34,10 @@ namespace {
 constexpr const char* kInsertJobSql =
     "INSERT INTO contractor_verify.job_queue"
     " (label, submitted_by, server_name, api_url, api_key_id, max_age, total_entities,"
-    "  invalid_entities, processed_entities, failed_entities, lookups_total, lookups_needed)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10) RETURNING id";
+    "  invalid_entities, processed_entities, failed_entities, lookups_total, lookups_needed,"
+    "  submitter, submitter_cluster)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10, $11, contractor_verify.cluster_id())"
+    " RETURNING id";
 
 constexpr const char* kInsertLookupsSql =
     "INSERT INTO contractor_verify.job_lookups"
@@ -63,8 +65,9 @@ constexpr const char* kHeldSql =
     "   AND NOT EXISTS (SELECT FROM contractor_verify.job_cancels c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)";
 
 constexpr const char* kOwnershipSql =
-    "SELECT j.submitted_by::pg_catalog.text, j.status FROM contractor_verify.job_queue j"
-    " WHERE j.id OPERATOR(pg_catalog.=) $1";
+    "SELECT j.submitted_by::pg_catalog.text, j.status,"
+    "  COALESCE(contractor_verify.job_owner(j.submitted_by, j.submitter, j.submitter_cluster), 0)"
+    " FROM contractor_verify.job_queue j WHERE j.id OPERATOR(pg_catalog.=) $1";
 
 // A request only: the caller's transaction locks nothing the worker writes.
 constexpr const char* kCancelSql =
@@ -81,7 +84,8 @@ constexpr const char* kCancelQueuedSql =
 constexpr const char* kNextJobSql =
     "SELECT j.id, j.submitted_by::pg_catalog.text, j.server_name,"
     "  (pg_catalog.date_part('epoch', j.max_age) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8,"
-    "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs"
+    "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs,"
+    "  COALESCE(contractor_verify.job_owner(j.submitted_by, j.submitter, j.submitter_cluster), 0)"
     " FROM contractor_verify.job_queue j"
     " WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
     " ORDER BY j.id LIMIT 1";
@@ -194,10 +198,10 @@ std::int64_t insert_job(const ExtensionCatalog& catalog, const ServerContext& ct
     const auto& lookups = roster.lookups();
     with_owner_spi(catalog.owner, [&] {
         {
-            Oid types[10] = {TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID,
-                             INT8OID, INT8OID, INT8OID, INT8OID};
-            SPIPlanPtr plan = kept_plan(insert_job_plan, kInsertJobSql, 10, types);
-            Datum values[10] = {job.label.empty() ? 0 : utf8_text(job.label),
+            Oid types[11] = {TEXTOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID,
+                             INT8OID, INT8OID, INT8OID, INT8OID, OIDOID};
+            SPIPlanPtr plan = kept_plan(insert_job_plan, kInsertJobSql, 11, types);
+            Datum values[11] = {job.label.empty() ? 0 : utf8_text(job.label),
                                 name_datum(ctx.role_name),
                                 utf8_text(ctx.server_name),
                                 utf8_text(ctx.settings.url),
@@ -206,8 +210,9 @@ std::int64_t insert_job(const ExtensionCatalog& catalog, const ServerContext& ct
                                 int8_datum(roster.rows()),
                                 int8_datum(roster.invalid()),
                                 int8_datum(static_cast<std::int64_t>(lookups.size())),
-                                int8_datum(job.lookups_needed)};
-            char nulls[11] = "          ";
+                                int8_datum(job.lookups_needed),
+                                ObjectIdGetDatum(ctx.role_oid)};
+            char nulls[12] = "           ";
             if (job.label.empty()) nulls[0] = 'n';
             if (job.max_age_ms) {
                 values[5] = interval_datum(*job.max_age_ms);
@@ -296,8 +301,8 @@ std::optional<JobOwnership> job_ownership(const ExtensionCatalog& catalog, std::
         Oid types[1] = {INT8OID};
         SPIPlanPtr plan = kept_plan(ownership_plan, kOwnershipSql, 1, types);
         Datum values[1] = {int8_datum(id)};
-        auto rows = run_rows(plan, values, nullptr, {false, false});
-        if (!rows.empty()) out = JobOwnership{text_of(rows[0][0]), text_of(rows[0][1])};
+        auto rows = run_rows(plan, values, nullptr, {false, false, true});
+        if (!rows.empty()) out = JobOwnership{text_of(rows[0][0]), text_of(rows[0][1]), DatumGetObjectId(rows[0][2])};
     });
     return out;
 }
@@ -347,6 +352,7 @@ std::optional<JobRow> next_job(const ExtensionCatalog& catalog) {
             j.lookups_needed = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
             j.lookups_done = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
             j.runs = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
+            j.owner = DatumGetObjectId(SPI_getbinval(t, d, 11, &isnull));
         });
         out = std::move(j);
     });

@@ -31,6 +31,7 @@ struct JobRow {
     std::int64_t lookups_needed = 0;  // expected to be bought (at submit)
     std::int64_t lookups_done = 0;    // bought so far
     int runs = 0;                     // times a worker started it before
+    Oid owner = InvalidOid;           // the submitting role (contractor_verify.job_owner); invalid once gone
 };
 
 // Where a job's counters stand after a chunk.
@@ -68,6 +69,7 @@ std::int64_t lookups_held_by_jobs(const ExtensionCatalog& catalog, const std::st
 struct JobOwnership {
     std::string submitted_by;
     std::string status;
+    Oid owner = InvalidOid;  // contractor_verify.job_owner: invalid once the role is gone
 };
 std::optional<JobOwnership> job_ownership(const ExtensionCatalog& catalog, std::int64_t id);
 

@@ -106,6 +106,7 @@ ServerContext load_server_context(const char* name, Oid role_oid) {
     const char* role = nullptr;
     pg_call([&] { role = GetUserNameFromId(user, false); });
     ctx.role_name = role;
+    ctx.role_oid = user;
     // How messages name the role: the caller, or the role a job runs for.
     const std::string who = OidIsValid(role_oid) ? "role \"" + ctx.role_name + "\"" : "the current user";
     const std::string for_whom = OidIsValid(role_oid) ? quoted_role(ctx.role_name) : "CURRENT_USER";

@@ -18,6 +18,7 @@ struct ServerContext {
     std::string api_key;            // never logged, never in a message or a table
     std::string api_key_id;         // first 12 hex digits of the key's SHA-256: tells keys apart
     std::string role_name;          // who asks (recorded in the history)
+    Oid role_oid = InvalidOid;      // that role
 };
 
 // A server's settings, for reading its policy: no USAGE or user mapping

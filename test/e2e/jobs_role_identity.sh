@@ -1,21 +1,10 @@
 #!/usr/bin/env bash
-# KNOWN FAILING (not fixed yet): a job belongs to the role that submitted it,
-# not to whichever role bears that name later. job_queue.submitted_by is a
-# name, resolved again by the views, by cv_job_cancel and by the worker, so:
-# - after ALTER ROLE alice RENAME TO alice_old and CREATE ROLE alice, the new
-#   alice reads (and may cancel) the old alice's jobs and their results, and
-#   alice_old loses them;
-# - a job alice had queued then runs with the new alice's user mapping: it
-#   is charged to another API account than the one its quota was checked
-#   against at submit;
-# - after DROP ROLE and CREATE ROLE with the same name, the newcomer inherits
-#   the dropped role's jobs.
-# What should hold, asserted below: visibility, cancelling and the worker's
-# credentials follow the role (its OID), whatever its name becomes; a job of a
-# dropped role is nobody's (readable only with SELECT on job_queue) and is not
-# run. (pg_dump/restore maps roles by name; keeping that working is part of
-# the fix: for instance the name and the OID both kept, the OID authoritative
-# in the cluster that wrote it.)
+# A job belongs to the role that submitted it, not to whichever role bears
+# that name later: visibility, cancelling and the worker's credentials follow
+# the role (its OID in the cluster that wrote the job), whatever its name
+# becomes; a job of a dropped role is nobody's (readable only with SELECT on
+# job_queue) and is not run. A database restored into another cluster maps
+# its jobs to roles by name, as pg_dump/restore does.
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_jobs_role_identity
 ROLES="cv_e2e_alice cv_e2e_alice_old"
