@@ -65,6 +65,12 @@ std::string quoted_role(const std::string& role) {
 
 }  // namespace
 
+core::ServerSettings server_settings(Oid server) {
+    List* options = nullptr;
+    pg_call([&] { options = GetForeignServer(server)->options; });
+    return core::ServerSettings::from_options(to_map(options));
+}
+
 ServerContext load_server_context(const char* name, Oid role_oid) {
     ServerContext ctx;
     const Oid user = OidIsValid(role_oid) ? role_oid : GetUserId();

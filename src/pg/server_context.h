@@ -27,4 +27,8 @@ struct ServerContext {
 // Error(PermissionDenied) without USAGE on the server.
 ServerContext load_server_context(const char* name, Oid role = InvalidOid);
 
+// A server's settings alone (no USAGE check, no user mapping): what planning
+// needs to know of it.
+core::ServerSettings server_settings(Oid server);
+
 }  // namespace cv::pg
