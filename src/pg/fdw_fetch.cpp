@@ -95,9 +95,9 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
                         "cannot look up " + plural(misses, "license", "licenses") +
                             " in a read-only transaction",
                         "In a read-only transaction, and on a standby, foreign table \"" + table +
-                            "\" answers from the cache alone, and " + std::to_string(misses) + " of this scan's " +
-                            plural(lookup_count, "lookup is", "lookups are") +
-                            " not in it or not fresh. Run the query in a read-write transaction on the "
+                            "\" answers from the cache alone, and the cache cannot answer " +
+                            std::to_string(misses) + " of this scan's " + plural(lookup_count, "lookup", "lookups") +
+                            " (not in it, or no longer fresh). Run the query in a read-write transaction on the "
                             "primary; contractor_verify.licenses shows what the cache holds.");
         std::int64_t sent = 0;
         if (misses > 0) {

@@ -41,7 +41,7 @@ List* import_schema(ImportForeignSchemaStmt* stmt, Oid server_oid) {
         appendStringInfo(&sql, "%s%s %s", c > 0 ? ", " : "", quote_identifier(kTableColumns[c].name),
                          kTableColumns[c].sql_type);
     appendStringInfo(&sql, ") SERVER %s", quote_identifier(server->servername));
-    return list_make1(sql.data);
+    return lappend(NIL, sql.data);
 }
 
 }  // namespace

@@ -226,7 +226,7 @@ void fdw_get_paths(PlannerInfo* root, RelOptInfo* baserel, Oid) {
             // parameters, or the batched join), and is refused if chosen.
             add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
                                   root, baserel, nullptr, baserel->rows, disable_cost, disable_cost, NIL,
-                                  baserel->lateral_relids, nullptr, list_make1(makeInteger(1)))));
+                                  baserel->lateral_relids, nullptr, lappend(NIL, makeInteger(1)))));
             add_parameterized_paths(root, baserel, info);
         });
     });
