@@ -220,5 +220,23 @@ WHERE line LIKE '%' || :'sim_key' || '%';
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,batch}' AS batch_calls, (:'c'::jsonb)->>'rate_limited' AS got_429;
 
+-- An error elsewhere in the query, once the scan has its rows, ends the
+-- statement cleanly (in a subtransaction too), and a cursor may stop half way.
+SELECT code, message FROM pg_temp.error_of($$SELECT license_number, 1 / (length(license_number) - 7) FROM cvft.licenses
+  WHERE state = 'CA' AND license_number IN ('1052183', '100001')$$);
+DO $$
+BEGIN
+  PERFORM 1 / 0 FROM cvft.licenses WHERE state = 'CA' AND license_number = '1052183';
+EXCEPTION WHEN division_by_zero THEN
+  PERFORM 1 FROM cvft.licenses WHERE state = 'CA' AND license_number = '1052183';
+END $$;
+BEGIN;
+DECLARE half_way CURSOR FOR
+  SELECT license_number FROM cvft.licenses WHERE state = 'CA' AND license_number IN ('1052183', '100001', '100002');
+FETCH 1 FROM half_way;
+CLOSE half_way;
+COMMIT;
+SELECT license_number FROM cvft.licenses WHERE state = 'CA' AND license_number = '1052183';
+
 DROP SCHEMA cvft CASCADE;
 DROP SERVER cv_sim CASCADE;
