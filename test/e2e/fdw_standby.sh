@@ -84,6 +84,7 @@ echo "$plan"
 grep -q "Cache Hits: 40" <<<"$plan" || fail "the join's plan on the standby does not show 40 cache hits"
 grep -q "API Calls: 0" <<<"$plan" || fail "the join's plan on the standby shows calls"
 pass "EXPLAIN ANALYZE on the standby: 40 cache hits, 0 calls"
+assert_eq "ACTIVE|t" "$(on_standby "SELECT concat_ws('|', license_status, from_cache) FROM cv_verify('CA', '1052183')")" "cv_verify of a cached license on the standby"
 # ... and the analysts' view.
 view_sql="SELECT count(*) || '|' || md5(string_agg(concat_ws(',', state, license_number, compliance_reason, verified_at), ';' ORDER BY state, license_number)) FROM contractor_verify.licenses"
 assert_eq "$(q $DB "$view_sql")" "$(on_standby "$view_sql")" "the analysts' view on the standby = the primary's"
