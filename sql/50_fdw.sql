@@ -5,22 +5,22 @@
 \i sql/include/setup.psql
 \set _ `test/simctl config rate_limit=0`
 
-CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
+CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
   OPTIONS (url :'sim_url', calls_per_minute '1000', retry_base '10ms', max_retries '1');
-CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 CREATE SCHEMA cvft;
 
 -- IMPORT FOREIGN SCHEMA creates "licenses": cv_result's columns and lookup_name.
-IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_sim INTO cvft;
+IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw INTO cvft;
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type
 FROM pg_attribute WHERE attrelid = 'cvft.licenses'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
         WHERE attrelid = 'cvft.licenses'::regclass AND attnum > 0 AND attname <> 'lookup_name')
      = (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
         WHERE attrelid = 'cv_result'::regclass AND attnum > 0) AS same_columns_as_cv_result;
-IMPORT FOREIGN SCHEMA contractor_verify LIMIT TO (nothing_else) FROM SERVER cv_sim INTO cvft;
-SELECT * FROM pg_temp.error_of($$IMPORT FOREIGN SCHEMA public FROM SERVER cv_sim INTO cvft$$);
-SELECT * FROM pg_temp.error_of($$IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_sim INTO public OPTIONS (prefix 'x')$$);
+IMPORT FOREIGN SCHEMA contractor_verify LIMIT TO (nothing_else) FROM SERVER cv_fdw INTO cvft;
+SELECT * FROM pg_temp.error_of($$IMPORT FOREIGN SCHEMA public FROM SERVER cv_fdw INTO cvft$$);
+SELECT * FROM pg_temp.error_of($$IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw INTO public OPTIONS (prefix 'x')$$);
 
 -- One license: state = ... AND license_number = ...
 \set _ `test/simctl reset`
@@ -174,8 +174,8 @@ SELECT count(*) AS rows FROM cvft.licenses WHERE state = 'CA' AND license_number
 SET contractor_verify.max_live_lookups = 0;
 SELECT count(*) AS rows FROM cvft.licenses WHERE state = 'CA' AND license_number IN ('1052183', '100041', '100042');
 SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cvft.licenses WHERE state = 'CA' AND license_number = '100044'$$);
-SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cv_verify('CA', '100044', server => 'cv_sim')$$);
-SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cv_verify_batch($q$VALUES ('a', 'CA', '100044'), ('b', 'CA', '1052183')$q$, server => 'cv_sim')$$);
+SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cv_verify('CA', '100044', server => 'cv_fdw')$$);
+SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cv_verify_batch($q$VALUES ('a', 'CA', '100044'), ('b', 'CA', '1052183')$q$, server => 'cv_fdw')$$);
 RESET contractor_verify.max_live_lookups;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,batch}' AS batch_calls, (:'c'::jsonb)->'batch_sizes' AS batch_sizes;
@@ -192,18 +192,18 @@ SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 
 -- A hand-written foreign table: any of the columns, in any order.
 CREATE FOREIGN TABLE cvft.status_only (license_status text, license_number text, state text,
-                                       expiration_date date, lookup_name text) SERVER cv_sim;
+                                       expiration_date date, lookup_name text) SERVER cv_fdw;
 SELECT state, license_number, license_status, lookup_name FROM cvft.status_only
 WHERE state = 'CA' AND license_number = '1052183';
 ALTER FOREIGN TABLE cvft.status_only DROP COLUMN expiration_date;
 SELECT license_status FROM cvft.status_only WHERE state = 'CA' AND license_number = '1052183';
-CREATE FOREIGN TABLE cvft.bad_name (state text, license_number text, colour text) SERVER cv_sim;
+CREATE FOREIGN TABLE cvft.bad_name (state text, license_number text, colour text) SERVER cv_fdw;
 SELECT * FROM pg_temp.error_of($$SELECT * FROM cvft.bad_name WHERE state = 'CA' AND license_number = '1'$$);
-CREATE FOREIGN TABLE cvft.bad_type (state text, license_number varchar(20)) SERVER cv_sim;
+CREATE FOREIGN TABLE cvft.bad_type (state text, license_number varchar(20)) SERVER cv_fdw;
 SELECT * FROM pg_temp.error_of($$SELECT * FROM cvft.bad_type WHERE state = 'CA' AND license_number = '1'$$);
-CREATE FOREIGN TABLE cvft.no_keys (license_status text) SERVER cv_sim;
+CREATE FOREIGN TABLE cvft.no_keys (license_status text) SERVER cv_fdw;
 SELECT * FROM pg_temp.error_of($$SELECT * FROM cvft.no_keys$$);
-SELECT * FROM pg_temp.error_of($$CREATE FOREIGN TABLE cvft.opts (state text) SERVER cv_sim OPTIONS (table_name 'x')$$);
+SELECT * FROM pg_temp.error_of($$CREATE FOREIGN TABLE cvft.opts (state text) SERVER cv_fdw OPTIONS (table_name 'x')$$);
 
 -- A 429 waits Retry-After and goes on; EXPLAIN ANALYZE counts it. The API
 -- key is in no plan.
@@ -239,4 +239,4 @@ COMMIT;
 SELECT license_number FROM cvft.licenses WHERE state = 'CA' AND license_number = '1052183';
 
 DROP SCHEMA cvft CASCADE;
-DROP SERVER cv_sim CASCADE;
+DROP SERVER cv_fdw CASCADE;

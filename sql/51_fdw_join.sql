@@ -4,11 +4,11 @@
 \i sql/include/setup.psql
 \set _ `test/simctl config rate_limit=0`
 
-CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
+CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
   OPTIONS (url :'sim_url', calls_per_minute '1000');
-CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 CREATE SCHEMA cvft;
-IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_sim INTO cvft;
+IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw INTO cvft;
 
 -- 300 application rows, 250 distinct licenses (50 rows share a license with another).
 CREATE TABLE contractors (id text PRIMARY KEY, state text, license_no text);
@@ -81,6 +81,14 @@ SELECT (SELECT count(*) FROM contractors c
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->'per_license' AS looked_up;
 
+-- IN (subquery): the subquery's distinct keys, joined.
+EXPLAIN (COSTS OFF)
+SELECT license_number FROM cvft.licenses
+WHERE state = 'CA' AND license_number IN (SELECT license_no FROM contractors WHERE id LIKE 'c00_' OR id = 'c251');
+SELECT license_number, license_status IS NOT NULL AS answered FROM cvft.licenses
+WHERE state = 'CA' AND license_number IN (SELECT license_no FROM contractors WHERE id LIKE 'c00_' OR id = 'c251')
+ORDER BY 1;
+
 -- A join on business names: one name lookup per distinct normalized name.
 CREATE TABLE applicants (id int, state text, company text);
 INSERT INTO applicants VALUES (1, 'WA', 'Pacific Northwest Roofing LLC'), (2, 'CA', 'Pacific Electric Inc'),
@@ -118,4 +126,4 @@ SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' A
 
 DROP TABLE contractors, applicants;
 DROP SCHEMA cvft CASCADE;
-DROP SERVER cv_sim CASCADE;
+DROP SERVER cv_fdw CASCADE;

@@ -6,13 +6,13 @@
 \i sql/include/setup.psql
 \set _ `test/simctl config rate_limit=0`
 
-CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
+CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
   OPTIONS (url :'sim_url', calls_per_minute '1000');
-CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 DROP ROLE IF EXISTS regress_cv_eve;
 CREATE ROLE regress_cv_eve LOGIN;
-GRANT USAGE ON FOREIGN SERVER cv_sim TO regress_cv_eve;
-CREATE USER MAPPING FOR regress_cv_eve SERVER cv_sim OPTIONS (api_key :'sim_key');
+GRANT USAGE ON FOREIGN SERVER cv_fdw TO regress_cv_eve;
+CREATE USER MAPPING FOR regress_cv_eve SERVER cv_fdw OPTIONS (api_key :'sim_key');
 CREATE SCHEMA regress_eve AUTHORIZATION regress_cv_eve;
 
 SET ROLE regress_cv_eve;
@@ -41,7 +41,7 @@ SET search_path = regress_eve, pg_catalog, public;
 
 -- IMPORT FOREIGN SCHEMA runs as eve, with her search_path: the columns still
 -- get the built-in types.
-IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_sim INTO regress_eve;
+IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw INTO regress_eve;
 SELECT count(*) AS columns,
        count(*) FILTER (WHERE t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace) AS of_built_in_types
 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -107,6 +107,6 @@ RESET ROLE;
 DROP SCHEMA regress_owner CASCADE;
 DROP SCHEMA regress_eve CASCADE;
 DROP SERVER cv_owner_only, cv_unmapped CASCADE;
-DROP USER MAPPING FOR regress_cv_eve SERVER cv_sim;
-DROP SERVER cv_sim CASCADE;
+DROP USER MAPPING FOR regress_cv_eve SERVER cv_fdw;
+DROP SERVER cv_fdw CASCADE;
 DROP ROLE regress_cv_eve;

@@ -104,10 +104,16 @@ bool needs_only_user_columns(RelOptInfo* inner) {
 
 void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel, RelOptInfo* innerrel,
                    JoinType jointype, JoinPathExtraData* extra, FdwRelInfo* info) {
-    if (jointype != JOIN_INNER && jointype != JOIN_LEFT && jointype != JOIN_SEMI && jointype != JOIN_ANTI) return;
-    if (!bms_is_empty(innerrel->lateral_relids) || !bms_is_empty(joinrel->lateral_relids)) return;
     Path* outer_path = outerrel->cheapest_total_path;
     if (outer_path == nullptr || outer_path->param_info != nullptr) return;
+    if (jointype == JOIN_UNIQUE_OUTER) {
+        // `license_number IN (SELECT ...)`: the subquery's distinct rows, joined.
+        outer_path = reinterpret_cast<Path*>(create_unique_path(root, outerrel, outer_path, extra->sjinfo));
+        if (outer_path == nullptr) return;
+        jointype = JOIN_INNER;
+    }
+    if (jointype != JOIN_INNER && jointype != JOIN_LEFT && jointype != JOIN_SEMI && jointype != JOIN_ANTI) return;
+    if (!bms_is_empty(innerrel->lateral_relids) || !bms_is_empty(joinrel->lateral_relids)) return;
     if (!needs_only_user_columns(innerrel)) return;
     ListCell* lc;
     foreach (lc, extra->restrictlist)
