@@ -71,6 +71,10 @@ SELECT license_number, compliant FROM cvft.licenses
 WHERE state = 'CA' AND license_number IN ('1052183', '100001', '100002', '100003') AND license_status = 'ACTIVE'
   AND NOT has_disciplinary_actions AND license_number LIKE '1052%';
 
+-- A scan can feed cv_verify_batch's roster query.
+SELECT id, license_number, from_cache FROM cv_verify_batch($$SELECT 'r' || license_number, state, license_number
+  FROM cvft.licenses WHERE state = 'CA' AND license_number IN ('1052183', '100004')$$, server => 'cv_fdw') ORDER BY id;
+
 -- Parameters: $1 of a prepared statement (a generic plan too), an array
 -- parameter, an InitPlan's value, and a correlated subquery's (PARAM_EXEC).
 \set _ `test/simctl reset`
