@@ -11,7 +11,9 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
     ++added_;
     std::string raw;
     raw.reserve(state.size() + value.size() + 3);
-    raw.append(kind == KeyKind::License ? "L" : "N").append(std::to_string(state.size())).append(":");
+    raw.append(kind == KeyKind::License ? "L" : "N")
+        .append(std::to_string(state.size()))
+        .append(":");
     raw.append(state).append(value);
     if (auto it = row_of_.find(raw); it != row_of_.end()) {
         if (it->second < 0) ++unmatchable_;
@@ -33,7 +35,8 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
     } else {
         auto [it, inserted] = lookup_of_.emplace(n.key, static_cast<std::int64_t>(lookups_.size()));
         if (inserted)
-            lookups_.push_back({std::to_string(lookups_.size() + 1), n.state, n.license_number, n.name});
+            lookups_.push_back(
+                {std::to_string(lookups_.size() + 1), n.state, n.license_number, n.name});
         row.lookup = it->second;
     }
     const auto index = static_cast<std::int64_t>(rows_.size());

@@ -18,8 +18,8 @@ enum class KeyKind { License, Name };
 // One row of the table a key selects.
 struct KeyRow {
     KeyKind kind = KeyKind::License;
-    std::string state;  // as the query gave it
-    std::string value;  // the license number or the name, as given
+    std::string state;         // as the query gave it
+    std::string value;         // the license number or the name, as given
     std::int64_t lookup = -1;  // index into lookups(); -1: the key cannot be looked up
     std::string error;         // why it cannot (the row is an INVALID_INPUT row)
 };

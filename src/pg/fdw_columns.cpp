@@ -60,20 +60,22 @@ int* map_table_columns(Relation rel, KeyAttributes* keys) {
             initStringInfo(&names);
             for (int c = 0; c < kTableColumnCount; ++c)
                 appendStringInfo(&names, "%s%s", c > 0 ? ", " : "", kTableColumns[c].name);
-            ereport(ERROR,
-                    (errcode(ERRCODE_UNDEFINED_COLUMN),
-                     errmsg("column \"%s\" of foreign table \"%s\" is not a contractor_verify column", name,
-                            RelationGetRelationName(rel)),
-                     errhint("A contractor_verify foreign table has columns among: %s. IMPORT FOREIGN "
-                             "SCHEMA contractor_verify creates one with all of them.",
-                             names.data)));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN),
+                 errmsg("column \"%s\" of foreign table \"%s\" is not a contractor_verify column",
+                        name, RelationGetRelationName(rel)),
+                 errhint("A contractor_verify foreign table has columns among: %s. IMPORT FOREIGN "
+                         "SCHEMA contractor_verify creates one with all of them.",
+                         names.data)));
         }
         if (att->atttypid != kTableColumns[column].type)
-            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                            errmsg("column \"%s\" of foreign table \"%s\" has type %s, not %s", name,
-                                   RelationGetRelationName(rel), format_type_be(att->atttypid),
-                                   format_type_be(kTableColumns[column].type)),
-                            errhint("Declare it as %s.", kTableColumns[column].sql_type)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_DATATYPE_MISMATCH),
+                     errmsg("column \"%s\" of foreign table \"%s\" has type %s, not %s", name,
+                            RelationGetRelationName(rel), format_type_be(att->atttypid),
+                            format_type_be(kTableColumns[column].type)),
+                     errhint("Declare it as %s.", kTableColumns[column].sql_type)));
         map[i] = column;
         if (column == kResState) keys->state = att->attnum;
         if (column == kResLicenseNumber) keys->license_number = att->attnum;
@@ -82,11 +84,12 @@ int* map_table_columns(Relation rel, KeyAttributes* keys) {
     }
     if (keys->state == 0 ||
         (keys->license_number == 0 && keys->lookup_name == 0 && keys->business_name == 0))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("foreign table \"%s\" has no columns to look licenses up by",
-                               RelationGetRelationName(rel)),
-                        errhint("A contractor_verify foreign table needs state, and license_number or "
-                                "lookup_name.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN),
+                 errmsg("foreign table \"%s\" has no columns to look licenses up by",
+                        RelationGetRelationName(rel)),
+                 errhint("A contractor_verify foreign table needs state, and license_number or "
+                         "lookup_name.")));
     return map;
 }
 

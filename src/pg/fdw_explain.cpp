@@ -9,20 +9,22 @@ namespace cv::pg {
 
 void explain_lookup_kind(bool by_license, bool by_name, ExplainState* es) {
     const char* kind = by_license && by_name ? "by license number and by name"
-                       : by_name            ? "by name"
-                                            : "by license number";
+                       : by_name             ? "by name"
+                                             : "by license number";
     ExplainPropertyText("Lookup", kind, es);
 }
 
-void explain_expected(const char* keys, double lookups, double expected_hits, int batch_size, ExplainState* es) {
+void explain_expected(const char* keys, double lookups, double expected_hits, int batch_size,
+                      ExplainState* es) {
     ExplainPropertyText("Lookup Keys", keys, es);
     double misses = lookups;
     if (expected_hits >= 0) {
-        ExplainPropertyInteger("Expected Cache Hits", nullptr, static_cast<int64>(expected_hits), es);
+        ExplainPropertyInteger("Expected Cache Hits", nullptr, static_cast<int64>(expected_hits),
+                               es);
         misses = lookups - expected_hits;
     }
-    const std::string calls =
-        "at most " + std::to_string(core::calls_needed(static_cast<std::int64_t>(misses), batch_size));
+    const std::string calls = "at most " + std::to_string(core::calls_needed(
+                                               static_cast<std::int64_t>(misses), batch_size));
     ExplainPropertyText("API Calls", calls.c_str(), es);
 }
 

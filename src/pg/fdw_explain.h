@@ -17,7 +17,8 @@ void explain_lookup_kind(bool by_license, bool by_name, ExplainState* es);
 
 // Planning's figures: `keys` (text: "3", "about 10", ...), the cache hits
 // expected (-1: unknown) and at most how many calls the rest take.
-void explain_expected(const char* keys, double lookups, double expected_hits, int batch_size, ExplainState* es);
+void explain_expected(const char* keys, double lookups, double expected_hits, int batch_size,
+                      ExplainState* es);
 
 // What a run spent.
 void explain_spent(const FetchStats& stats, ExplainState* es);

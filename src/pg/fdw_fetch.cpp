@@ -61,14 +61,16 @@ TupleDesc result_descriptor() {
 }
 
 std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPlanner& keys,
-                                        const std::string& table, MemoryContext keep, FetchStats& stats) {
+                                        const std::string& table, MemoryContext keep,
+                                        FetchStats& stats) {
     const auto& rows = keys.rows();
     const auto& lookups = keys.lookups();
     // The store holds each lookup's answer, then the rows of keys that cannot be looked up.
     std::vector<std::size_t> where(rows.size());
     std::size_t invalid = 0;
     for (std::size_t i = 0; i < rows.size(); ++i)
-        where[i] = rows[i].lookup >= 0 ? static_cast<std::size_t>(rows[i].lookup) : lookups.size() + invalid++;
+        where[i] = rows[i].lookup >= 0 ? static_cast<std::size_t>(rows[i].lookup)
+                                       : lookups.size() + invalid++;
     stats.keys += static_cast<std::int64_t>(lookups.size());
     stats.unmatchable += keys.unmatchable();
     stats.invalid += static_cast<std::int64_t>(invalid);
@@ -96,16 +98,18 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
                             " in a read-only transaction",
                         "In a read-only transaction, and on a standby, foreign table \"" + table +
                             "\" answers from the cache alone, and the cache cannot answer " +
-                            std::to_string(misses) + " of this scan's " + plural(lookup_count, "lookup", "lookups") +
-                            " (not in it, or no longer fresh). Run the query in a read-write transaction on the "
+                            std::to_string(misses) + " of this scan's " +
+                            plural(lookup_count, "lookup", "lookups") +
+                            " (not in it, or no longer fresh). Run the query in a read-write "
+                            "transaction on the "
                             "primary; contractor_verify.licenses shows what the cache holds.");
         std::int64_t sent = 0;
         if (misses > 0) {
             BatchProgress progress(ctx.server_name);
-            progress.plan(static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(invalid),
-                          lookup_count - misses, misses);
-            const core::BatchStats s =
-                set.buy(core::BatchOptions{}, &progress, ("this scan of \"" + table + "\"").c_str());
+            progress.plan(static_cast<std::int64_t>(rows.size()),
+                          static_cast<std::int64_t>(invalid), lookup_count - misses, misses);
+            const core::BatchStats s = set.buy(core::BatchOptions{}, &progress,
+                                               ("this scan of \"" + table + "\"").c_str());
             progress.finish(s);
             sent = s.sent;
             stats.calls += s.calls;
@@ -115,17 +119,19 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
         stats.cache_hits += lookup_count - sent;
         for (std::size_t i = 0; i < lookups.size(); ++i)
             if (!store->has(i))
-                store->put(i, builder.error_row(lookups[i].state, lookups[i].license_number, "NO_RESULT",
-                                                "no answer was recorded for this record"));
+                store->put(
+                    i, builder.error_row(lookups[i].state, lookups[i].license_number, "NO_RESULT",
+                                         "no answer was recorded for this record"));
     }
     for (std::size_t i = 0; i < rows.size(); ++i)
         if (rows[i].lookup < 0)
-            store->put(where[i], builder.error_row(rows[i].state, "", core::outcome::kInvalidInput, rows[i].error));
+            store->put(where[i], builder.error_row(rows[i].state, "", core::outcome::kInvalidInput,
+                                                   rows[i].error));
     return std::make_unique<FetchedRows>(std::move(store), std::move(where));
 }
 
-void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result, const core::KeyRow& key,
-              Datum* values, bool* nulls) {
+void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result,
+              const core::KeyRow& key, Datum* values, bool* nulls) {
     Datum rv[kResultColumnCount];
     bool rn[kResultColumnCount];
     pg_call([&] {

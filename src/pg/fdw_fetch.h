@@ -54,14 +54,15 @@ private:
 // cannot answer fails the scan with 25006 before anything is sent; so does
 // one that would cross contractor_verify.max_live_lookups (54000).
 std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPlanner& keys,
-                                        const std::string& table, MemoryContext keep, FetchStats& stats);
+                                        const std::string& table, MemoryContext keep,
+                                        FetchStats& stats);
 
 // Fills `values`/`nulls` (the foreign table's attributes, `natts` of them,
 // mapped by `columns`) from a row's cv_result. Rows show the key as the query
 // gave it: lookup_name the name looked up; a key that could not be looked up
 // its state and value.
-void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result, const core::KeyRow& key,
-              Datum* values, bool* nulls);
+void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result,
+              const core::KeyRow& key, Datum* values, bool* nulls);
 
 // cv_result's descriptor, found by OID (never by name), in the current memory context.
 TupleDesc result_descriptor();

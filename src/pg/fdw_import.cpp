@@ -24,11 +24,14 @@ constexpr const char* kTable = "licenses";
 List* import_schema(ImportForeignSchemaStmt* stmt, Oid server_oid) {
     ForeignServer* server = GetForeignServer(server_oid);
     if (strcmp(stmt->remote_schema, kRemoteSchema) != 0)
-        ereport(ERROR, (errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
-                        errmsg("schema \"%s\" is not available on foreign server \"%s\"", stmt->remote_schema,
-                               server->servername),
-                        errhint("The server offers one schema: IMPORT FOREIGN SCHEMA %s FROM SERVER %s INTO ...;",
-                                kRemoteSchema, quote_identifier(server->servername))));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+             errmsg("schema \"%s\" is not available on foreign server \"%s\"", stmt->remote_schema,
+                    server->servername),
+             errhint(
+                 "The server offers one schema: IMPORT FOREIGN SCHEMA %s FROM SERVER %s INTO ...;",
+                 kRemoteSchema, quote_identifier(server->servername))));
     if (stmt->options != NIL)
         ereport(ERROR, (errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
                         errmsg("invalid option \"%s\" for IMPORT FOREIGN SCHEMA",
@@ -38,8 +41,8 @@ List* import_schema(ImportForeignSchemaStmt* stmt, Oid server_oid) {
     initStringInfo(&sql);
     appendStringInfo(&sql, "CREATE FOREIGN TABLE %s (", quote_identifier(kTable));
     for (int c = 0; c < kTableColumnCount; ++c)
-        appendStringInfo(&sql, "%s%s %s", c > 0 ? ", " : "", quote_identifier(kTableColumns[c].name),
-                         kTableColumns[c].sql_type);
+        appendStringInfo(&sql, "%s%s %s", c > 0 ? ", " : "",
+                         quote_identifier(kTableColumns[c].name), kTableColumns[c].sql_type);
     appendStringInfo(&sql, ") SERVER %s", quote_identifier(server->servername));
     return lappend(NIL, sql.data);
 }

@@ -75,17 +75,20 @@ int value_rank(const KeyAttributes& keys, AttrNumber attno) {
     return -1;
 }
 
-void consider(PlannerInfo* root, RestrictInfo* rinfo, RelOptInfo* inner, Relids outer, const FdwRelInfo* info,
-              bool from_join, JoinKeys* jk) {
+void consider(PlannerInfo* root, RestrictInfo* rinfo, RelOptInfo* inner, Relids outer,
+              const FdwRelInfo* info, bool from_join, JoinKeys* jk) {
     if (rinfo->pseudoconstant) return;
     KeyEquality eq;
-    if (!match_key_equality(root, rinfo->clause, inner->relid, outer, info->keys, &eq) || eq.is_array) return;
+    if (!match_key_equality(root, rinfo->clause, inner->relid, outer, info->keys, &eq) ||
+        eq.is_array)
+        return;
     if (eq.attno == info->keys.state) {
         if (jk->state == nullptr) jk->state = eq.value;
         return;
     }
     // What the rows are looked up by must vary with the outer row.
-    if (!from_join || !bms_overlap(pull_varnos(root, reinterpret_cast<Node*>(eq.value)), outer)) return;
+    if (!from_join || !bms_overlap(pull_varnos(root, reinterpret_cast<Node*>(eq.value)), outer))
+        return;
     const int rank = value_rank(info->keys, eq.attno);
     if (rank <= jk->value_rank) return;
     jk->value = eq.value;
@@ -102,17 +105,21 @@ bool needs_only_user_columns(RelOptInfo* inner) {
     return true;
 }
 
-void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel, RelOptInfo* innerrel,
-                   JoinType jointype, JoinPathExtraData* extra, FdwRelInfo* info) {
+void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
+                   RelOptInfo* innerrel, JoinType jointype, JoinPathExtraData* extra,
+                   FdwRelInfo* info) {
     Path* outer_path = outerrel->cheapest_total_path;
     if (outer_path == nullptr || outer_path->param_info != nullptr) return;
     if (jointype == JOIN_UNIQUE_OUTER) {
         // `license_number IN (SELECT ...)`: the subquery's distinct rows, joined.
-        outer_path = reinterpret_cast<Path*>(create_unique_path(root, outerrel, outer_path, extra->sjinfo));
+        outer_path =
+            reinterpret_cast<Path*>(create_unique_path(root, outerrel, outer_path, extra->sjinfo));
         if (outer_path == nullptr) return;
         jointype = JOIN_INNER;
     }
-    if (jointype != JOIN_INNER && jointype != JOIN_LEFT && jointype != JOIN_SEMI && jointype != JOIN_ANTI) return;
+    if (jointype != JOIN_INNER && jointype != JOIN_LEFT && jointype != JOIN_SEMI &&
+        jointype != JOIN_ANTI)
+        return;
     if (!bms_is_empty(innerrel->lateral_relids) || !bms_is_empty(joinrel->lateral_relids)) return;
     if (!needs_only_user_columns(innerrel)) return;
     ListCell* lc;
@@ -136,8 +143,9 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
     cost_qual_eval(&quals, extra->restrictlist, root);
     QualCost inner_quals;
     cost_qual_eval(&inner_quals, innerrel->baserestrictinfo, root);
-    const double startup = outer_path->total_cost + core::lookup_cost(keys, keys, info->batch_size) +
-                           quals.startup + inner_quals.startup;
+    const double startup = outer_path->total_cost +
+                           core::lookup_cost(keys, keys, info->batch_size) + quals.startup +
+                           inner_quals.startup;
     const double run = outer_rows * (2 * cpu_tuple_cost + quals.per_tuple + inner_quals.per_tuple);
 
     CustomPath* path = makeNode(CustomPath);
@@ -172,24 +180,28 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
     add_path(joinrel, &path->path);
 }
 
-void join_pathlist_hook(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel, RelOptInfo* innerrel,
-                        JoinType jointype, JoinPathExtraData* extra) {
+void join_pathlist_hook(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
+                        RelOptInfo* innerrel, JoinType jointype, JoinPathExtraData* extra) {
     if (previous_hook != nullptr) previous_hook(root, joinrel, outerrel, innerrel, jointype, extra);
     FdwRelInfo* info = fdw_rel_info(innerrel);
     if (info == nullptr) return;
-    guard([&] { pg_call([&] { add_join_path(root, joinrel, outerrel, innerrel, jointype, extra, info); }); });
+    guard([&] {
+        pg_call([&] { add_join_path(root, joinrel, outerrel, innerrel, jointype, extra, info); });
+    });
 }
 
-Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_path, List* tlist, List*,
-                     List* custom_plans) {
+Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_path, List* tlist,
+                     List*, List* custom_plans) {
     Plan* result = nullptr;
     guard([&] {
         pg_call([&] {
             List* ints = static_cast<List*>(list_nth(best_path->custom_private, kPathInts));
             const auto jointype = static_cast<JoinType>(list_nth_int(ints, kPiJoinType));
             const Index inner_relid = static_cast<Index>(list_nth_int(ints, kPiInnerRelid));
-            List* restrictions = static_cast<List*>(list_nth(best_path->custom_private, kPathRestrict));
-            List* inner_rinfos = static_cast<List*>(list_nth(best_path->custom_private, kPathInnerQuals));
+            List* restrictions =
+                static_cast<List*>(list_nth(best_path->custom_private, kPathRestrict));
+            List* inner_rinfos =
+                static_cast<List*>(list_nth(best_path->custom_private, kPathInnerQuals));
             FdwRelInfo* info = fdw_rel_info(root->simple_rel_array[inner_relid]);
             Plan* outer_plan = static_cast<Plan*>(linitial(custom_plans));
 
@@ -199,8 +211,9 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             ListCell* lc;
             foreach (lc, outer_plan->targetlist) {
                 TargetEntry* tle = lfirst_node(TargetEntry, lc);
-                scan_tlist = lappend(scan_tlist, makeTargetEntry(static_cast<Expr*>(copyObjectImpl(tle->expr)), resno++,
-                                                                 nullptr, false));
+                scan_tlist = lappend(scan_tlist,
+                                     makeTargetEntry(static_cast<Expr*>(copyObjectImpl(tle->expr)),
+                                                     resno++, nullptr, false));
             }
             const int outer_columns = list_length(scan_tlist);
             List* inner_columns = NIL;
@@ -209,9 +222,11 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             for (int i = 0; i < desc->natts; ++i) {
                 Form_pg_attribute att = TupleDescAttr(desc, i);
                 if (info->columns[i] < 0) continue;
-                Var* var = makeVar(inner_relid, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0);
-                scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr*>(var), resno++,
-                                                                 pstrdup(NameStr(att->attname)), false));
+                Var* var = makeVar(inner_relid, att->attnum, att->atttypid, att->atttypmod,
+                                   att->attcollation, 0);
+                scan_tlist =
+                    lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr*>(var), resno++,
+                                                        pstrdup(NameStr(att->attname)), false));
                 inner_columns = lappend_int(inner_columns, info->columns[i]);
             }
             table_close(rel, NoLock);
@@ -225,7 +240,8 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             if (!IS_OUTER_JOIN(jointype)) {
                 match_quals = extract_actual_clauses(restrictions, false);
             } else {
-                extract_actual_join_clauses(restrictions, joinrel->relids, &match_quals, &plan_quals);
+                extract_actual_join_clauses(restrictions, joinrel->relids, &match_quals,
+                                            &plan_quals);
             }
             match_quals = list_concat(match_quals, extract_actual_clauses(inner_rinfos, false));
 
@@ -244,8 +260,10 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             scan->flags = best_path->flags;
             scan->custom_plans = custom_plans;
             List* exprs = NIL;
-            exprs = lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathStateExpr)));
-            exprs = lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathValueExpr)));
+            exprs =
+                lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathStateExpr)));
+            exprs =
+                lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathValueExpr)));
             exprs = lappend(exprs, match_quals);
             scan->custom_exprs = exprs;
             List* priv = NIL;
@@ -298,7 +316,9 @@ struct JoinState {
     MemoryContextCallback backstop;
 };
 
-PlanState* outer_state(JoinState* js) { return static_cast<PlanState*>(linitial(js->css.custom_ps)); }
+PlanState* outer_state(JoinState* js) {
+    return static_cast<PlanState*>(linitial(js->css.custom_ps));
+}
 
 void drop_run_on_reset(void* arg) {
     auto* js = static_cast<JoinState*>(arg);
@@ -320,10 +340,15 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
     guard([&] {
         pg_call([&] {
             CustomScan* plan = castNode(CustomScan, node->ss.ps.plan);
-            node->custom_ps = lappend(NIL, ExecInitNode(static_cast<Plan*>(linitial(plan->custom_plans)), estate, eflags));
-            js->state_expr = ExecInitExpr(static_cast<Expr*>(list_nth(plan->custom_exprs, kStateExpr)), &node->ss.ps);
-            js->value_expr = ExecInitExpr(static_cast<Expr*>(list_nth(plan->custom_exprs, kValueExpr)), &node->ss.ps);
-            js->match_qual = ExecInitQual(static_cast<List*>(list_nth(plan->custom_exprs, kMatchQuals)), &node->ss.ps);
+            node->custom_ps = lappend(
+                NIL,
+                ExecInitNode(static_cast<Plan*>(linitial(plan->custom_plans)), estate, eflags));
+            js->state_expr = ExecInitExpr(
+                static_cast<Expr*>(list_nth(plan->custom_exprs, kStateExpr)), &node->ss.ps);
+            js->value_expr = ExecInitExpr(
+                static_cast<Expr*>(list_nth(plan->custom_exprs, kValueExpr)), &node->ss.ps);
+            js->match_qual = ExecInitQual(
+                static_cast<List*>(list_nth(plan->custom_exprs, kMatchQuals)), &node->ss.ps);
             List* ints = static_cast<List*>(list_nth(plan->custom_private, kPlanInts));
             js->jointype = static_cast<JoinType>(list_nth_int(ints, kJoinType));
             js->kind = static_cast<core::KeyKind>(list_nth_int(ints, kKind));
@@ -347,7 +372,8 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
         js->result_desc = result_descriptor();
         MemoryContextSwitchTo(old);
         pg_call([&] {
-            js->outer_slot = ExecInitExtraTupleSlot(estate, ExecGetResultType(outer_state(js)), &TTSOpsMinimalTuple);
+            js->outer_slot = ExecInitExtraTupleSlot(estate, ExecGetResultType(outer_state(js)),
+                                                    &TTSOpsMinimalTuple);
             js->backstop.func = drop_run_on_reset;
             js->backstop.arg = js;
             MemoryContextRegisterResetCallback(js->keep, &js->backstop);
@@ -412,7 +438,8 @@ void prepare(JoinState* js) {
         place_outer(js, slot, scan);
         econtext->ecxt_scantuple = scan;
         std::int64_t row = -1;
-        if (eval_text(js->state_expr, econtext, state) && eval_text(js->value_expr, econtext, value))
+        if (eval_text(js->state_expr, econtext, state) &&
+            eval_text(js->value_expr, econtext, value))
             row = run.keys.add(state, value, js->kind);
         run.row_of.push_back(row);
     }
@@ -433,7 +460,9 @@ TupleTableSlot* next_joined(ScanState* ss) {
         if (!run.prepared) prepare(js);
         for (;;) {
             bool found = false;
-            pg_call([&] { found = tuplestore_gettupleslot(js->outer_store, true, false, js->outer_slot); });
+            pg_call([&] {
+                found = tuplestore_gettupleslot(js->outer_store, true, false, js->outer_slot);
+            });
             if (!found) {
                 pg_call([&] { ExecClearTuple(scan); });
                 return scan;
@@ -444,7 +473,8 @@ TupleTableSlot* next_joined(ScanState* ss) {
             if (row >= 0) {
                 const Datum result = run.rows->get(static_cast<std::size_t>(row));
                 fill_row(js->result_desc, js->inner_columns, js->inner_count, result,
-                         run.keys.rows()[static_cast<std::size_t>(row)], scan->tts_values + js->outer_columns,
+                         run.keys.rows()[static_cast<std::size_t>(row)],
+                         scan->tts_values + js->outer_columns,
                          scan->tts_isnull + js->outer_columns);
                 econtext->ecxt_scantuple = scan;
                 pg_call([&] { matched = ExecQual(js->match_qual, econtext); });
@@ -470,7 +500,9 @@ TupleTableSlot* next_joined(ScanState* ss) {
     });
 }
 
-bool recheck_joined(ScanState*, TupleTableSlot*) { return true; }
+bool recheck_joined(ScanState*, TupleTableSlot*) {
+    return true;
+}
 
 TupleTableSlot* exec_join(CustomScanState* node) {
     return ExecScan(&node->ss, next_joined, recheck_joined);
@@ -518,27 +550,33 @@ void explain_join(CustomScanState* node, List* ancestors, ExplainState* es) {
             const bool prefix = list_length(es->rtable) > 1 || es->verbose;
             StringInfoData keys;
             initStringInfo(&keys);
-            appendStringInfo(&keys, "%s, %s",
-                             deparse_expression(static_cast<Node*>(list_nth(plan->custom_exprs, kStateExpr)), context,
-                                                prefix, false),
-                             deparse_expression(static_cast<Node*>(list_nth(plan->custom_exprs, kValueExpr)), context,
-                                                prefix, false));
+            appendStringInfo(
+                &keys, "%s, %s",
+                deparse_expression(static_cast<Node*>(list_nth(plan->custom_exprs, kStateExpr)),
+                                   context, prefix, false),
+                deparse_expression(static_cast<Node*>(list_nth(plan->custom_exprs, kValueExpr)),
+                                   context, prefix, false));
             ExplainPropertyText("Join Keys", keys.data, es);
             List* match = static_cast<List*>(list_nth(plan->custom_exprs, kMatchQuals));
             if (match != NIL)
-                ExplainPropertyText("Join Filter",
-                                    deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(match)), context,
-                                                       prefix, false),
-                                    es);
-            explain_lookup_kind(js->kind == core::KeyKind::License, js->kind == core::KeyKind::Name, es);
+                ExplainPropertyText(
+                    "Join Filter",
+                    deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(match)), context,
+                                       prefix, false),
+                    es);
+            explain_lookup_kind(js->kind == core::KeyKind::License, js->kind == core::KeyKind::Name,
+                                es);
         });
         if (es->analyze && js->run != nullptr) {
-            pg_call([&] { ExplainPropertyInteger("Outer Rows", nullptr, js->run->outer_rows, es); });
+            pg_call(
+                [&] { ExplainPropertyInteger("Outer Rows", nullptr, js->run->outer_rows, es); });
             explain_spent(js->run->stats, es);
             return;
         }
-        const std::string keys = "about " + std::to_string(js->estimated_keys) + ", from the outer rows";
-        pg_call([&] { explain_expected(keys.c_str(), js->estimated_keys, -1, js->batch_size, es); });
+        const std::string keys =
+            "about " + std::to_string(js->estimated_keys) + ", from the outer rows";
+        pg_call(
+            [&] { explain_expected(keys.c_str(), js->estimated_keys, -1, js->batch_size, es); });
     });
 }
 

@@ -5,9 +5,10 @@
 // loop over the foreign table would look the keys up one outer row at a time.
 //
 // Offered by set_join_pathlist_hook for inner, left, semi and anti joins
-// (and an IN (subquery) joined to its distinct rows) whose clauses give the foreign table's state (or its own quals a single
-// one) and its license_number, lookup_name or business_name from the outer
-// side; a custom scan runs it.
+// (and an IN (subquery) joined to its distinct rows) whose clauses give the
+// foreign table's state (or its own quals a single one) and its
+// license_number, lookup_name or business_name from the outer side; a custom
+// scan runs it.
 #pragma once
 
 namespace cv::pg {

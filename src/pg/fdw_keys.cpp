@@ -34,10 +34,12 @@ int slot_of(const KeyAttributes& keys, AttrNumber attno) {
 }
 
 bool is_key_var(Node* node, Index relid, const KeyAttributes& keys, AttrNumber* attno) {
-    while (node != nullptr && IsA(node, RelabelType)) node = reinterpret_cast<Node*>(castNode(RelabelType, node)->arg);
+    while (node != nullptr && IsA(node, RelabelType))
+        node = reinterpret_cast<Node*>(castNode(RelabelType, node)->arg);
     if (node == nullptr || !IsA(node, Var)) return false;
     Var* var = castNode(Var, node);
-    if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0 || var->varattno <= 0) return false;
+    if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0 || var->varattno <= 0)
+        return false;
     if (slot_of(keys, var->varattno) < 0) return false;
     *attno = var->varattno;
     return true;
@@ -59,7 +61,9 @@ struct Way {
     bool array[kSlots] = {};
     RestrictInfo* from[kSlots] = {};
 
-    bool empty() const { return !expr[kState] && !expr[kLicense] && !expr[kLookupName] && !expr[kBusinessName]; }
+    bool empty() const {
+        return !expr[kState] && !expr[kLicense] && !expr[kLookupName] && !expr[kBusinessName];
+    }
     // What the way looks up by: rows found by name carry lookup_name, so a
     // lookup_name equality makes it a name lookup; else a license number;
     // else business_name, a name lookup whose rows are those with exactly
@@ -73,14 +77,16 @@ struct Way {
 };
 
 void take(Way& way, int slot, const KeyEquality& eq, RestrictInfo* rinfo) {
-    if (way.expr[slot] != nullptr) return;  // the first one found; the others are checked on the rows
+    if (way.expr[slot] != nullptr)
+        return;  // the first one found; the others are checked on the rows
     way.expr[slot] = eq.value;
     way.array[slot] = eq.is_array;
     way.from[slot] = rinfo;
 }
 
 // The equalities of one arm of an OR: a single clause or an AND of them.
-void collect_arm(PlannerInfo* root, Expr* arm, Index relid, Relids outer, const KeyAttributes& keys, Way& way) {
+void collect_arm(PlannerInfo* root, Expr* arm, Index relid, Relids outer, const KeyAttributes& keys,
+                 Way& way) {
     if (is_andclause(arm)) {
         ListCell* lc;
         foreach (lc, castNode(BoolExpr, arm)->args)
@@ -89,7 +95,8 @@ void collect_arm(PlannerInfo* root, Expr* arm, Index relid, Relids outer, const 
     }
     if (IsA(arm, RestrictInfo)) arm = castNode(RestrictInfo, arm)->clause;
     KeyEquality eq;
-    if (match_key_equality(root, arm, relid, outer, keys, &eq)) take(way, slot_of(keys, eq.attno), eq, nullptr);
+    if (match_key_equality(root, arm, relid, outer, keys, &eq))
+        take(way, slot_of(keys, eq.attno), eq, nullptr);
 }
 
 // Completes a way from the top-level equalities; false when it stays open.
@@ -121,10 +128,12 @@ void emit(KeySpec* out, const Way& way) {
     w = lappend_int(w, way.array[kState] ? 1 : 0);
     w = lappend_int(w, expr_index(out, way.expr[value_slot]));
     w = lappend_int(w, way.array[value_slot] ? 1 : 0);
-    w = lappend_int(w, static_cast<int>(value_slot == kLicense ? core::KeyKind::License : core::KeyKind::Name));
+    w = lappend_int(
+        w, static_cast<int>(value_slot == kLicense ? core::KeyKind::License : core::KeyKind::Name));
     out->ways = lappend(out->ways, w);
     for (int s : {static_cast<int>(kState), value_slot})
-        if (way.from[s] != nullptr) out->key_clauses = list_append_unique_ptr(out->key_clauses, way.from[s]);
+        if (way.from[s] != nullptr)
+            out->key_clauses = list_append_unique_ptr(out->key_clauses, way.from[s]);
 }
 
 // C strings of a text or text[] datum, in the database encoding.
@@ -148,11 +157,12 @@ void to_strings(List* cstrings, std::vector<std::string>& out) {
 
 }  // namespace
 
-bool match_key_equality(PlannerInfo* root, Expr* clause, Index relid, Relids outer, const KeyAttributes& keys,
-                        KeyEquality* out) {
+bool match_key_equality(PlannerInfo* root, Expr* clause, Index relid, Relids outer,
+                        const KeyAttributes& keys, KeyEquality* out) {
     if (IsA(clause, OpExpr)) {
         OpExpr* op = castNode(OpExpr, clause);
-        if (op->opno != TextEqualOperator || list_length(op->args) != 2 || !deterministic(op->inputcollid))
+        if (op->opno != TextEqualOperator || list_length(op->args) != 2 ||
+            !deterministic(op->inputcollid))
             return false;
         Node* left = static_cast<Node*>(linitial(op->args));
         Node* right = static_cast<Node*>(lsecond(op->args));
@@ -174,7 +184,8 @@ bool match_key_equality(PlannerInfo* root, Expr* clause, Index relid, Relids out
             !deterministic(saop->inputcollid))
             return false;
         AttrNumber attno = 0;
-        if (!is_key_var(static_cast<Node*>(linitial(saop->args)), relid, keys, &attno)) return false;
+        if (!is_key_var(static_cast<Node*>(linitial(saop->args)), relid, keys, &attno))
+            return false;
         Expr* value = static_cast<Expr*>(lsecond(saop->args));
         if (!usable_value(root, value, TEXTARRAYOID, outer)) return false;
         *out = KeyEquality{attno, value, true};
@@ -183,8 +194,8 @@ bool match_key_equality(PlannerInfo* root, Expr* clause, Index relid, Relids out
     return false;
 }
 
-bool find_keys(PlannerInfo* root, List* clauses, Index relid, Relids outer, const KeyAttributes& keys,
-               KeySpec* out) {
+bool find_keys(PlannerInfo* root, List* clauses, Index relid, Relids outer,
+               const KeyAttributes& keys, KeySpec* out) {
     *out = KeySpec{};
     Way top;
     List* ors = NIL;
@@ -281,7 +292,9 @@ void eval_key_values(List* expr_states, ExprContext* econtext, KeyValues& out) {
             MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
             bool isnull = false;
             const Datum d = ExecEvalExpr(state, econtext, &isnull);
-            if (!isnull) text_values(d, exprType(reinterpret_cast<Node*>(state->expr)) == TEXTARRAYOID, &strings);
+            if (!isnull)
+                text_values(d, exprType(reinterpret_cast<Node*>(state->expr)) == TEXTARRAYOID,
+                            &strings);
             MemoryContextSwitchTo(old);
         });
         out.emplace_back();

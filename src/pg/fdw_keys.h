@@ -41,8 +41,8 @@ struct KeySpec {
 // Postgres code. Finds the keys of relation `relid` in `clauses`
 // (RestrictInfos); values may use relations in `outer` and nothing else.
 // False when they leave some row's key open (a scan of the whole table).
-bool find_keys(PlannerInfo* root, List* clauses, Index relid, Relids outer, const KeyAttributes& keys,
-               KeySpec* out);
+bool find_keys(PlannerInfo* root, List* clauses, Index relid, Relids outer,
+               const KeyAttributes& keys, KeySpec* out);
 
 // One equality on a key column: the value expression and whether it is an array.
 struct KeyEquality {

@@ -51,8 +51,8 @@ FdwRelInfo* describe_rel(PlannerInfo* root, RelOptInfo* baserel, Oid table) {
     table_close(rel, NoLock);
     RangeTblEntry* rte = planner_rt_fetch(baserel->relid, root);
     info->check_as_user = rte->checkAsUser;
-    info->has_keys =
-        find_keys(root, baserel->baserestrictinfo, baserel->relid, baserel->lateral_relids, info->keys, &info->spec);
+    info->has_keys = find_keys(root, baserel->baserestrictinfo, baserel->relid,
+                               baserel->lateral_relids, info->keys, &info->spec);
     if (info->has_keys) {
         const KeyCount count = count_keys(info->spec);
         info->key_rows = count.keys;
@@ -84,7 +84,9 @@ void probe_constant_keys(FdwRelInfo* info) {
     for (const auto& item : planner.lookups()) {
         if (item.license_number.empty()) continue;  // by name: never cached
         reader.probe(settings.url, item.state, item.license_number, row);
-        if (core::classify_cached(row.head(), now, settings, std::nullopt) != core::CacheVerdict::Miss) ++hits;
+        if (core::classify_cached(row.head(), now, settings, std::nullopt) !=
+            core::CacheVerdict::Miss)
+            ++hits;
     }
     info->expected_hits = static_cast<double>(hits);
 }
@@ -97,7 +99,8 @@ double other_quals_selectivity(PlannerInfo* root, RelOptInfo* baserel, const Key
     return clauselist_selectivity(root, others, baserel->relid, JOIN_INNER, nullptr);
 }
 
-bool ec_member_is_column(PlannerInfo*, RelOptInfo* rel, EquivalenceClass*, EquivalenceMember* em, void* arg) {
+bool ec_member_is_column(PlannerInfo*, RelOptInfo* rel, EquivalenceClass*, EquivalenceMember* em,
+                         void* arg) {
     Expr* e = em->em_expr;
     while (IsA(e, RelabelType)) e = castNode(RelabelType, e)->arg;
     if (!IsA(e, Var)) return false;
@@ -118,14 +121,16 @@ List* outer_rel_sets(PlannerInfo* root, RelOptInfo* baserel, const KeyAttributes
     AttrNumber columns[] = {keys.state, keys.license_number, keys.lookup_name, keys.business_name};
     for (AttrNumber& attno : columns) {
         if (attno == 0) continue;
-        clauses = list_concat(clauses, generate_implied_equalities_for_column(
-                                           root, baserel, ec_member_is_column, &attno, baserel->lateral_referencers));
+        clauses = list_concat(
+            clauses, generate_implied_equalities_for_column(root, baserel, ec_member_is_column,
+                                                            &attno, baserel->lateral_referencers));
     }
     List* sets = NIL;
     Relids all = nullptr;
     foreach (lc, clauses) {
         RestrictInfo* rinfo = lfirst_node(RestrictInfo, lc);
-        Relids outer = bms_union(bms_difference(rinfo->clause_relids, baserel->relids), baserel->lateral_relids);
+        Relids outer = bms_union(bms_difference(rinfo->clause_relids, baserel->relids),
+                                 baserel->lateral_relids);
         if (bms_is_empty(outer) || bms_overlap(outer, baserel->relids)) continue;
         all = bms_union(all, outer);
         bool seen = false;
@@ -151,8 +156,8 @@ void add_parameterized_paths(PlannerInfo* root, RelOptInfo* baserel, FdwRelInfo*
         // Every rescan looks its keys up alone: nothing says the cache holds them.
         const double cost = core::lookup_cost(keys, keys, info->batch_size);
         add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
-                              root, baserel, nullptr, rows, cost, cost + rows * cpu_tuple_cost, NIL, outer,
-                              nullptr, NIL)));
+                              root, baserel, nullptr, rows, cost, cost + rows * cpu_tuple_cost, NIL,
+                              outer, nullptr, NIL)));
     }
 }
 
@@ -162,7 +167,9 @@ List* int_list(const int* values, int n) {
     return out;
 }
 
-int clamp_int(double v) { return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : static_cast<int>(v); }
+int clamp_int(double v) {
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : static_cast<int>(v);
+}
 
 }  // namespace
 
@@ -174,19 +181,23 @@ FdwRelInfo* fdw_rel_info(RelOptInfo* rel) {
 }
 
 void refuse_keyless_scan(const FdwRelInfo* info) {
-    const char* value_columns = info->keys.license_number != 0 && info->keys.lookup_name != 0
-                                    ? "license_number (or lookup_name, to look a business up by name)"
-                                : info->keys.license_number != 0 ? "license_number"
-                                : info->keys.lookup_name != 0    ? "lookup_name"
-                                                                 : "business_name";
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("foreign table \"%s\" can only be read by key", info->table_name),
-             errdetail("The ContractorVerify API looks licenses up by key; it has no way to list them."),
-             errhint("Constrain state and %s with = or IN (or = ANY) to constants, parameters, or the "
-                     "columns of a table it is joined to. contractor_verify.licenses lists what the cache "
-                     "holds.",
-                     value_columns)));
+    const char* value_columns =
+        info->keys.license_number != 0 && info->keys.lookup_name != 0
+            ? "license_number (or lookup_name, to look a business up by name)"
+        : info->keys.license_number != 0 ? "license_number"
+        : info->keys.lookup_name != 0    ? "lookup_name"
+                                         : "business_name";
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+         errmsg("foreign table \"%s\" can only be read by key", info->table_name),
+         errdetail(
+             "The ContractorVerify API looks licenses up by key; it has no way to list them."),
+         errhint(
+             "Constrain state and %s with = or IN (or = ANY) to constants, parameters, or the "
+             "columns of a table it is joined to. contractor_verify.licenses lists what the cache "
+             "holds.",
+             value_columns)));
 }
 
 void fdw_get_rel_size(PlannerInfo* root, RelOptInfo* baserel, Oid table) {
@@ -197,7 +208,8 @@ void fdw_get_rel_size(PlannerInfo* root, RelOptInfo* baserel, Oid table) {
         pg_call([&] {
             baserel->fdw_private = info;
             if (info->has_keys) {
-                baserel->rows = clamp_row_est(info->key_rows * other_quals_selectivity(root, baserel, info->spec));
+                baserel->rows = clamp_row_est(info->key_rows *
+                                              other_quals_selectivity(root, baserel, info->spec));
                 baserel->tuples = info->key_rows;
             } else {
                 baserel->rows = kKeylessRows;
@@ -217,23 +229,24 @@ void fdw_get_paths(PlannerInfo* root, RelOptInfo* baserel, Oid) {
                 const double cost = core::lookup_cost(info->lookups, misses, info->batch_size);
                 add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
                                       root, baserel, nullptr, baserel->rows, cost,
-                                      cost + baserel->rows * cpu_tuple_cost, NIL, baserel->lateral_relids,
-                                      nullptr, NIL)));
+                                      cost + baserel->rows * cpu_tuple_cost, NIL,
+                                      baserel->lateral_relids, nullptr, NIL)));
                 return;
             }
             // Without keys the scan cannot run; the path only keeps the
             // planner going until a join gives it keys (a nested loop's
             // parameters, or the batched join), and is refused if chosen.
-            add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
-                                  root, baserel, nullptr, baserel->rows, disable_cost, disable_cost, NIL,
-                                  baserel->lateral_relids, nullptr, lappend(NIL, makeInteger(1)))));
+            add_path(baserel,
+                     reinterpret_cast<Path*>(create_foreignscan_path(
+                         root, baserel, nullptr, baserel->rows, disable_cost, disable_cost, NIL,
+                         baserel->lateral_relids, nullptr, lappend(NIL, makeInteger(1)))));
             add_parameterized_paths(root, baserel, info);
         });
     });
 }
 
-ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid, ForeignPath* best_path, List* tlist,
-                          List* scan_clauses, Plan* outer_plan) {
+ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid, ForeignPath* best_path,
+                          List* tlist, List* scan_clauses, Plan* outer_plan) {
     return guard([&] {
         ForeignScan* plan = nullptr;
         pg_call([&] {
@@ -258,8 +271,8 @@ ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid, ForeignPa
             priv = lappend(priv, int_list(info->columns, info->natts));
             priv = lappend(priv, int_list(figures, kFigCount));
             priv = lappend(priv, makeString(info->table_name));
-            plan = make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false), baserel->relid, spec.exprs,
-                                    priv, NIL, NIL, outer_plan);
+            plan = make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
+                                    baserel->relid, spec.exprs, priv, NIL, NIL, outer_plan);
         });
         return plan;
     });

@@ -24,11 +24,11 @@ struct FdwRelInfo {
     int* columns = nullptr;  // per attribute: the column it shows (fdw_columns.h)
     KeyAttributes keys;
     int batch_size = 100;
-    bool has_keys = false;   // the relation's own quals name keys for every row
+    bool has_keys = false;  // the relation's own quals name keys for every row
     KeySpec spec;
-    double key_rows = 0;       // rows the keys select (one per key)
-    double lookups = 0;        // distinct lookups among them
-    double expected_hits = -1; // lookups the cache answers now (-1: unknown)
+    double key_rows = 0;             // rows the keys select (one per key)
+    double lookups = 0;              // distinct lookups among them
+    double expected_hits = -1;       // lookups the cache answers now (-1: unknown)
     Oid check_as_user = InvalidOid;  // whose user mapping (a view's owner)
 };
 
@@ -45,7 +45,13 @@ ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid table, For
 enum FdwPrivate { kPrivWays, kPrivColumns, kPrivFigures, kPrivTableName, kPrivCount };
 // Fields of its figures.
 enum FdwFigure {
-    kFigKeyRows, kFigKeysExact, kFigKeysConstant, kFigLookups, kFigExpectedHits, kFigBatchSize, kFigPerRescan,
+    kFigKeyRows,
+    kFigKeysExact,
+    kFigKeysConstant,
+    kFigLookups,
+    kFigExpectedHits,
+    kFigBatchSize,
+    kFigPerRescan,
     kFigCount
 };
 

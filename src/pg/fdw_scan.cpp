@@ -89,13 +89,16 @@ void fdw_begin_scan(ForeignScanState* node, int eflags) {
             if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
             ForeignScan* plan = castNode(ForeignScan, node->ss.ps.plan);
             EState* estate = node->ss.ps.state;
-            auto* st = static_cast<FdwScanState*>(MemoryContextAllocZero(estate->es_query_cxt, sizeof(FdwScanState)));
+            auto* st = static_cast<FdwScanState*>(
+                MemoryContextAllocZero(estate->es_query_cxt, sizeof(FdwScanState)));
             MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
             st->expr_states = ExecInitExprList(plan->fdw_exprs, &node->ss.ps);
             st->ways = static_cast<List*>(list_nth(plan->fdw_private, kPrivWays));
-            st->columns = int_array(static_cast<List*>(list_nth(plan->fdw_private, kPrivColumns)), &st->natts);
+            st->columns = int_array(static_cast<List*>(list_nth(plan->fdw_private, kPrivColumns)),
+                                    &st->natts);
             int n = 0;
-            int* figures = int_array(static_cast<List*>(list_nth(plan->fdw_private, kPrivFigures)), &n);
+            int* figures =
+                int_array(static_cast<List*>(list_nth(plan->fdw_private, kPrivFigures)), &n);
             for (int i = 0; i < kFigCount && i < n; ++i) st->figures[i] = figures[i];
             st->table_name = strVal(list_nth(plan->fdw_private, kPrivTableName));
             st->server = plan->fs_server;
@@ -128,7 +131,8 @@ TupleTableSlot* fdw_iterate(ForeignScanState* node) {
         const std::size_t i = run.next++;
         const core::KeyRow& key = run.keys.rows()[i];
         const Datum result = run.rows->get(i);
-        fill_row(st->result_desc, st->columns, st->natts, result, key, slot->tts_values, slot->tts_isnull);
+        fill_row(st->result_desc, st->columns, st->natts, result, key, slot->tts_values,
+                 slot->tts_isnull);
         pg_call([&] { ExecStoreVirtualTuple(slot); });
         return slot;
     });
@@ -166,7 +170,8 @@ void fdw_explain_scan(ForeignScanState* node, ExplainState* es) {
             bool by_license = false, by_name = false;
             ListCell* lc;
             foreach (lc, ways) {
-                const auto kind = static_cast<core::KeyKind>(list_nth_int(static_cast<List*>(lfirst(lc)), kWayKind));
+                const auto kind = static_cast<core::KeyKind>(
+                    list_nth_int(static_cast<List*>(lfirst(lc)), kWayKind));
                 (kind == core::KeyKind::Name ? by_name : by_license) = true;
             }
             explain_lookup_kind(by_license, by_name, es);
@@ -189,7 +194,10 @@ void fdw_explain_scan(ForeignScanState* node, ExplainState* es) {
             keys = "about " + keys + ", from parameters";
         else if (!f[kFigKeysConstant])
             keys += ", from parameters";
-        pg_call([&] { explain_expected(keys.c_str(), f[kFigLookups], f[kFigExpectedHits], f[kFigBatchSize], es); });
+        pg_call([&] {
+            explain_expected(keys.c_str(), f[kFigLookups], f[kFigExpectedHits], f[kFigBatchSize],
+                             es);
+        });
     });
 }
 

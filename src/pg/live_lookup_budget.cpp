@@ -34,7 +34,8 @@ StatementCount count;
 void budget_settings_init() {
     DefineCustomIntVariable(
         "contractor_verify.max_live_lookups",
-        "Most lookups the cache cannot answer that one statement may send to the API (-1: no limit).",
+        "Most lookups the cache cannot answer that one statement may send to the API (-1: no "
+        "limit).",
         "A foreign-table scan, batched join or cv_verify_batch that would need more is refused "
         "before anything is sent; 0 answers from the cache only.",
         &max_live_lookups, -1, -1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
@@ -49,7 +50,8 @@ void spend_live_lookups(std::int64_t needed, const char* what) {
         const std::string limit = std::to_string(max_live_lookups);
         const std::string total = std::to_string(count.used + needed);
         std::string message = std::string(what) + " needs " + std::to_string(needed) +
-                              (count.used > 0 ? " more" : "") + " live lookup" + (needed == 1 ? "" : "s");
+                              (count.used > 0 ? " more" : "") + " live lookup" +
+                              (needed == 1 ? "" : "s");
         if (count.used > 0) message += ", " + total + " in the statement";
         message += ", more than contractor_verify.max_live_lookups (" + limit + ")";
         throw core::Error(core::ErrorKind::BudgetExceeded, message,

@@ -22,7 +22,9 @@ namespace cv::pg {
 
 namespace {
 
-std::size_t lookup_index(const std::string& lookup_id) { return std::stoull(lookup_id) - 1; }
+std::size_t lookup_index(const std::string& lookup_id) {
+    return std::stoull(lookup_id) - 1;
+}
 
 // The lookups the cache did not answer, a chunk at a time. A license another
 // session is buying right now is held back (never waited for while this
@@ -32,7 +34,10 @@ class MissSource : public core::LookupSource {
 public:
     MissSource(std::vector<core::LookupItem> items, Storage& storage, ResultBuilder& builder,
                ResultStore& results, std::optional<std::int64_t> max_age)
-        : items_(std::move(items)), storage_(storage), builder_(builder), results_(results),
+        : items_(std::move(items)),
+          storage_(storage),
+          builder_(builder),
+          results_(results),
           max_age_(max_age) {}
 
     bool exhausted() const override { return pos_ >= items_.size() && deferred_.empty(); }
@@ -108,11 +113,13 @@ private:
 
 class RecordingSink : public core::BatchSink {
 public:
-    RecordingSink(Storage& storage, ResultBuilder& builder, ResultStore& results, BatchProgress* progress)
+    RecordingSink(Storage& storage, ResultBuilder& builder, ResultStore& results,
+                  BatchProgress* progress)
         : storage_(storage), builder_(builder), results_(results), progress_(progress) {}
     void record(std::vector<core::Observation>& observations) override {
-        storage_.record(std::move(observations), builder_,
-                        [&](const core::Observation& o, Datum d) { results_.put(lookup_index(o.id), d); });
+        storage_.record(
+            std::move(observations), builder_,
+            [&](const core::Observation& o, Datum d) { results_.put(lookup_index(o.id), d); });
     }
     std::size_t unsettled() override { return storage_.unsettled(); }
     void poll() override { storage_.poll(); }
@@ -151,7 +158,8 @@ void LookupSet::answer_from_cache(const std::vector<core::LookupItem>& lookups) 
                 pg_call([&] { MemoryContextReset(planning); });
             }
             if (!item.license_number.empty()) {
-                const auto verdict = storage_.look_up(item.state, item.license_number, row, max_age_);
+                const auto verdict =
+                    storage_.look_up(item.state, item.license_number, row, max_age_);
                 if (verdict != core::CacheVerdict::Miss) {
                     results_.put(i, builder_.cached(row, verdict));
                     continue;

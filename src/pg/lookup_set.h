@@ -35,7 +35,8 @@ public:
     // them in the monthly quota, then runs the batches. Refuses before
     // anything is sent in a read-only transaction. progress may be null.
     // `what` names the work in the budget's message ("this batch", "this scan").
-    core::BatchStats buy(const core::BatchOptions& options, BatchProgress* progress, const char* what);
+    core::BatchStats buy(const core::BatchOptions& options, BatchProgress* progress,
+                         const char* what);
 
 private:
     const ServerContext& ctx_;
