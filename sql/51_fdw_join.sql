@@ -48,6 +48,31 @@ FROM contractors c JOIN cvft.licenses l ON (l.state, l.license_number) = (c.stat
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 
+-- Past work_mem the outer rows wait in a temporary file.
+SET work_mem = '64kB';
+SELECT count(*) AS rows, count(DISTINCT (o.id, o.g)) AS distinct_rows,
+       bool_and(l.license_number = o.license_no) AS each_its_license
+FROM (SELECT c.*, g FROM contractors c CROSS JOIN generate_series(1, 20) AS g OFFSET 0) o
+JOIN cvft.licenses l ON (l.state, l.license_number) = (o.state, o.license_no);
+RESET work_mem;
+
+-- A query that reads the foreign table gets no parallel workers, however
+-- cheap they are made: its lookups cannot run in parallel mode.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM contractors WHERE license_no LIKE '3%';
+EXPLAIN (COSTS OFF)
+SELECT count(*) FROM contractors c JOIN cvft.licenses l ON (l.state, l.license_number) = (c.state, c.license_no)
+WHERE l.license_number = ANY (ARRAY(SELECT license_no FROM contractors WHERE id < 'c010'));
+SELECT count(*) FROM contractors c JOIN cvft.licenses l ON (l.state, l.license_number) = (c.state, c.license_no)
+WHERE l.license_number = ANY (ARRAY(SELECT license_no FROM contractors WHERE id < 'c010'));
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
 -- The other quals of the foreign table and of the join are checked on the
 -- joined rows; rows come out in the outer side's order.
 SELECT c.id, l.license_number, l.compliant

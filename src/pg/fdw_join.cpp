@@ -13,6 +13,7 @@
 #include "pg/fdw_keys.h"
 #include "pg/fdw_plan.h"
 #include "pg/guard.h"
+#include "pg/memory_scope.h"
 #include "pg/roster.h"
 
 extern "C" {
@@ -435,12 +436,15 @@ void prepare(JoinState* js) {
         });
         if (TupIsNull(slot)) break;
         ++run.outer_rows;
-        place_outer(js, slot, scan);
-        econtext->ecxt_scantuple = scan;
         std::int64_t row = -1;
-        if (eval_text(js->state_expr, econtext, state) &&
-            eval_text(js->value_expr, econtext, value))
-            row = run.keys.add(state, value, js->kind);
+        {
+            MemoryScope per_row(econtext->ecxt_per_tuple_memory);
+            place_outer(js, slot, scan);
+            econtext->ecxt_scantuple = scan;
+            if (eval_text(js->state_expr, econtext, state) &&
+                eval_text(js->value_expr, econtext, value))
+                row = run.keys.add(state, value, js->kind);
+        }
         run.row_of.push_back(row);
     }
     pg_call([&] { ResetExprContext(econtext); });
@@ -458,10 +462,18 @@ TupleTableSlot* next_joined(ScanState* ss) {
         TupleTableSlot* scan = js->css.ss.ss_ScanTupleSlot;
         ExprContext* econtext = js->css.ss.ps.ps_ExprContext;
         if (!run.prepared) prepare(js);
-        for (;;) {
+        // Each outer row's work is in the per-tuple memory, which the
+        // executor frees before asking for the next row.
+        MemoryScope per_row(econtext->ecxt_per_tuple_memory);
+        for (bool first = true;; first = false) {
+            if (!first) pg_call([&] { ResetExprContext(econtext); });
             bool found = false;
             pg_call([&] {
+                // A row read back from a spilled store is allocated here and
+                // freed by the slot when the next one comes: not per-tuple memory.
+                MemoryContext old = MemoryContextSwitchTo(js->keep);
                 found = tuplestore_gettupleslot(js->outer_store, true, false, js->outer_slot);
+                MemoryContextSwitchTo(old);
             });
             if (!found) {
                 pg_call([&] { ExecClearTuple(scan); });
