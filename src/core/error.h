@@ -19,6 +19,8 @@ enum class ErrorKind {
     RemoteFailure,      // 5xx / 429 after every retry, unexpected HTTP status
     RemoteProtocol,     // malformed, truncated or oversized response
     QuotaExceeded,      // monthly lookup cap would be crossed
+    BudgetExceeded,     // a statement would send more lookups than its limit allows
+    NotSupported,       // asked for something the API cannot do (list every license)
     ResourceExhausted,  // a fixed-size shared table is full (a setting sizes it)
     ReadOnly,           // an answer could not be stored: read-only transaction
     Prerequisite,       // needs something set up first (shared_preload_libraries)

@@ -19,6 +19,7 @@
 
 #include "pg/args.h"
 #include "pg/cache_table.h"
+#include "pg/lookup_set.h"
 #include "pg/memory_scope.h"
 #include "pg/progress.h"
 #include "pg/rate_gate.h"
@@ -31,7 +32,6 @@
 #include "pg/single_flight.h"
 #include "pg/srf.h"
 #include "pg/storage.h"
-#include "pg/usage_counter.h"
 
 #include "pg/guard.h"
 
@@ -59,113 +59,6 @@ public:
 
 private:
     static inline bool running_ = false;
-};
-
-// The lookups the cache did not answer, a chunk at a time. A license another
-// session is buying right now is held back (never waited for while this
-// batch has calls in flight) and, once that answer is recorded, read from
-// the cache instead of bought again.
-class MissSource : public cv::core::LookupSource {
-public:
-    MissSource(std::vector<cv::core::LookupItem> items, cv::pg::Storage& storage,
-               cv::pg::ResultBuilder& builder, cv::pg::ResultStore& results,
-               std::optional<std::int64_t> max_age)
-        : items_(std::move(items)), storage_(storage), builder_(builder),
-          results_(results), max_age_(max_age) {}
-
-    bool exhausted() const override { return pos_ >= items_.size() && deferred_.empty(); }
-
-    std::vector<cv::core::LookupItem> next(std::size_t max, bool may_wait) override {
-        std::vector<cv::core::LookupItem> out;
-        bool refreshed = false;
-        while (pos_ < items_.size() && out.size() < max) {
-            cv::core::LookupItem& item = items_[pos_++];
-            if (item.license_number.empty()) {
-                out.push_back(std::move(item));
-                continue;
-            }
-            const auto claim = storage_.claims().claim(item.state, item.license_number);
-            if (claim == cv::pg::InflightClaims::Claim::Busy) {
-                deferred_.push_back(std::move(item));
-                continue;
-            }
-            // Claimed: another session may have recorded it since the plan.
-            if (from_cache(item, refreshed)) {
-                storage_.claims().release(item.state, item.license_number);
-                continue;
-            }
-            out.push_back(std::move(item));
-        }
-        if (!out.empty() || deferred_.empty()) return out;
-        if (may_wait) storage_.wait_for_other_session();
-        // Held-back lookups whose buyer is done: from the cache, or ours to buy.
-        std::vector<cv::core::LookupItem> still;
-        for (auto& item : deferred_) {
-            if (out.size() >= max || storage_.claims().busy(item.state, item.license_number)) {
-                still.push_back(std::move(item));
-                continue;
-            }
-            if (from_cache(item, refreshed)) continue;
-            if (storage_.claims().claim(item.state, item.license_number) ==
-                cv::pg::InflightClaims::Claim::Busy) {
-                still.push_back(std::move(item));
-            } else if (from_cache(item, refreshed = false)) {
-                storage_.claims().release(item.state, item.license_number);
-            } else {
-                out.push_back(std::move(item));
-            }
-        }
-        deferred_.swap(still);
-        return out;
-    }
-
-private:
-    // An answer another session recorded for the item (since this batch
-    // began, or fresh enough anyway) becomes its result.
-    bool from_cache(const cv::core::LookupItem& item, bool& refreshed) {
-        if (!refreshed) {
-            storage_.reader().refresh();
-            refreshed = true;
-        }
-        cv::pg::CachedRow row;
-        const auto verdict =
-            storage_.look_up(item.state, item.license_number, row, max_age_, storage_.started_ms());
-        if (verdict == cv::core::CacheVerdict::Miss) return false;
-        results_.put(std::stoull(item.lookup_id) - 1, builder_.cached(row, verdict));
-        return true;
-    }
-
-    std::vector<cv::core::LookupItem> items_;
-    std::size_t pos_ = 0;
-    std::vector<cv::core::LookupItem> deferred_;
-    cv::pg::Storage& storage_;
-    cv::pg::ResultBuilder& builder_;
-    cv::pg::ResultStore& results_;
-    std::optional<std::int64_t> max_age_;
-};
-
-class RecordingSink : public cv::core::BatchSink {
-public:
-    RecordingSink(cv::pg::Storage& storage, cv::pg::ResultBuilder& builder,
-                  cv::pg::ResultStore& results, cv::pg::BatchProgress& progress)
-        : storage_(storage), builder_(builder), results_(results), progress_(progress) {}
-    void record(std::vector<cv::core::Observation>& observations) override {
-        storage_.record(std::move(observations), builder_,
-                        [&](const cv::core::Observation& o, Datum d) {
-                            const std::size_t lookup = std::stoull(o.id) - 1;
-                            results_.put(lookup, d);
-                        });
-    }
-    std::size_t unsettled() override { return storage_.unsettled(); }
-    void poll() override { storage_.poll(); }
-    void wait_settled() override { storage_.wait_settled(); }
-    void progress(const cv::core::BatchStats& stats) override { progress_.update(stats); }
-
-private:
-    cv::pg::Storage& storage_;
-    cv::pg::ResultBuilder& builder_;
-    cv::pg::ResultStore& results_;
-    cv::pg::BatchProgress& progress_;
 };
 
 // What a statement asks for, from its arguments.
@@ -210,64 +103,25 @@ Datum run(FunctionCallInfo fcinfo, const BatchRequest& request, Load load) {
     cv::pg::ResultBuilder builder(out.desc);
     const auto& lookups = roster.lookups();
     cv::pg::ResultStore results(lookups.size());
-    std::vector<cv::core::LookupItem> misses;
-    std::int64_t from_cache = 0;  // lookups the cache answered
-    {
-        cv::pg::CachedRow row;
-        MemoryContext planning = nullptr;
-        cv::pg::pg_call([&] {
-            planning = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify planning",
-                                             ALLOCSET_DEFAULT_SIZES);
-        });
-        cv::pg::MemoryScope in_planning(planning);
-        for (std::size_t i = 0; i < lookups.size(); ++i) {
-            const cv::core::LookupItem& item = lookups[i];
-            if (i % 1000 == 999) {
-                cv::pg::throw_if_interrupted();
-                storage.reader().refresh();
-                cv::pg::pg_call([&] { MemoryContextReset(planning); });
-            }
-            if (!item.license_number.empty()) {
-                // Cache only: any answer the cache holds, whatever its age.
-                auto verdict = storage.look_up(item.state, item.license_number, row, max_age);
-                if (verdict == cv::core::CacheVerdict::Miss && request.cache_only && row.found)
-                    verdict = row.head().answered() ? cv::core::CacheVerdict::Fresh
-                                                    : cv::core::CacheVerdict::TimeoutPending;
-                if (verdict != cv::core::CacheVerdict::Miss) {
-                    results.put(i, builder.cached(row, verdict));
-                    ++from_cache;
-                    continue;
-                }
-            }
-            if (request.cache_only) {
-                results.put(i, builder.error_row(item.state, item.license_number, "NOT_CACHED",
-                                                 "no answer for this license in the cache; cv_verify_batch "
-                                                 "or a sweep would look it up"));
-                continue;
-            }
-            misses.push_back(item);
-        }
+    cv::pg::LookupSet set(ctx, storage, builder, results, max_age);
+    set.answer_from_cache(lookups, request.cache_only);
+    if (request.cache_only) {
+        // Never a call: a license with no answer in the cache says so.
+        for (const auto& item : set.misses())
+            results.put(std::stoull(item.lookup_id) - 1,
+                        builder.error_row(item.state, item.license_number, "NOT_CACHED",
+                                          "no answer for this license in the cache; cv_verify_batch or a "
+                                          "sweep would look it up"));
     }
-    const std::int64_t needed = static_cast<std::int64_t>(misses.size());
+    const std::int64_t needed = request.cache_only ? 0 : static_cast<std::int64_t>(set.misses().size());
     // Rows answered by the cache: every valid row whose lookup needs no call.
     std::int64_t cached_rows = roster.rows() - roster.invalid();
-    for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
+    if (!request.cache_only)
+        for (const auto& item : set.misses()) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
     progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
-    cv::pg::count_cache_answers(ctx, from_cache);
 
-    cv::core::BatchStats stats;
-    if (needed > 0) {
-        storage.prepare_to_call(needed);
-        progress.phase(cv::pg::BatchPhase::Calling);
-        MissSource source(std::move(misses), storage, builder, results, max_age);
-        RecordingSink sink(storage, builder, results, progress);
-        std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Batch);
-        cv::core::BatchHooks hooks;
-        static_cast<cv::core::CallHooks&>(hooks) = cv::pg::backend_call_hooks();
-        hooks.steady_now_ms = [] { return cv::pg::steady_now_ms(); };
-        stats = cv::core::run_batch(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
-                                    ctx.api_key, source, *gate, sink, hooks, request.options);
-    }
+    const cv::core::BatchStats stats =
+        request.cache_only ? cv::core::BatchStats{} : set.buy(request.options, &progress, "this batch");
     progress.finish(stats);
     progress.phase(cv::pg::BatchPhase::Returning);
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/freshness.h"
 #include "core/http_client.h"
+#include "core/key_plan.h"
 #include "core/license_record.h"
 #include "core/normalize.h"
 #include "core/observation.h"

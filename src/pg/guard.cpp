@@ -83,7 +83,10 @@ int sqlstate_for(core::ErrorKind kind) {
         case ErrorKind::ResourceExhausted:
             return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
         case ErrorKind::QuotaExceeded:
+        case ErrorKind::BudgetExceeded:
             return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+        case ErrorKind::NotSupported:
+            return ERRCODE_FEATURE_NOT_SUPPORTED;
         case ErrorKind::ReadOnly:
             return ERRCODE_READ_ONLY_SQL_TRANSACTION;
         case ErrorKind::Prerequisite:

@@ -20,6 +20,9 @@ void _PG_init(void) {
     cv::pg::progress_settings_init();
     cv::pg::worker_settings_init();
     cv::pg::launcher_settings_init();
+    cv::pg::budget_settings_init();
+    cv::pg::fdw_join_init();
+    cv::pg::fdw_parallel_init();
     // The cluster-wide rate limiter, quota, batch progress, single flight and
     // the worker's queues need shared memory, which only a preloaded library
     // can have; without it the functions fall back to a per-session limiter,

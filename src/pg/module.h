@@ -14,6 +14,15 @@ void progress_settings_init();
 // contractor_verify.worker_idle_timeout (pg/worker.cpp).
 void worker_settings_init();
 
+// contractor_verify.max_live_lookups (pg/live_lookup_budget.cpp).
+void budget_settings_init();
+
+// The batched join's planner hook and custom scan (pg/fdw_join.cpp).
+void fdw_join_init();
+
+// No parallel plans for queries that read the foreign table (pg/fdw_parallel.cpp).
+void fdw_parallel_init();
+
 // Shared memory for the rate limiter and batch progress (pg/shared_state.cpp).
 void shared_state_request();
 

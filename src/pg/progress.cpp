@@ -28,6 +28,11 @@ namespace {
 
 int notice_interval_s = 0;
 
+// The object holding this backend's slot: a batch started while another runs
+// in the same statement (a foreign-table scan in a roster query) shows none,
+// so it cannot overwrite or free the outer batch's.
+const BatchProgress* holder = nullptr;
+
 const char* phase_name(BatchPhase p) {
     switch (p) {
         case BatchPhase::Loading:
@@ -66,7 +71,7 @@ void progress_settings_init() {
 BatchProgress::BatchProgress(const std::string& server_name) {
     started_ms_ = last_notice_ms_ = steady_now_ms();
     SharedState* s = shared_state();
-    if (s == nullptr) return;
+    if (s == nullptr || holder != nullptr) return;
     SharedLock lock(s);
     for (auto& slot : s->progress) {
         if (slot.pid != 0 && slot.pid != MyProcPid && backend_alive(slot.pid)) continue;
@@ -82,11 +87,13 @@ BatchProgress::BatchProgress(const std::string& server_name) {
         slot.phase = BatchPhase::Loading;
         SpinLockRelease(&slot.mutex);
         slot_ = &slot;
+        holder = this;
         return;
     }
 }
 
 BatchProgress::~BatchProgress() {
+    if (holder == this) holder = nullptr;
     if (slot_ == nullptr) return;
     SpinLockAcquire(&slot_->mutex);
     slot_->pid = 0;

@@ -26,6 +26,9 @@ public:
     bool has(std::size_t lookup) const { return where_[lookup].file >= 0; }
     // The lookup's result, palloc'd in the current memory context.
     Datum get(std::size_t lookup);
+    // After an abort, when fd.c has closed the file already: the destructor
+    // then frees only C++ memory.
+    void abandon() noexcept { file_ = nullptr; }
 
 private:
     struct Position {

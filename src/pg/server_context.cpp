@@ -65,6 +65,12 @@ std::string quoted_role(const std::string& role) {
 
 }  // namespace
 
+core::ServerSettings server_settings(Oid server) {
+    List* options = nullptr;
+    pg_call([&] { options = GetForeignServer(server)->options; });
+    return core::ServerSettings::from_options(to_map(options));
+}
+
 namespace {
 
 // The server of that name, checked to be one of contractor_verify's; its

@@ -34,4 +34,8 @@ core::ServerSettings server_settings(const char* name, std::string& resolved_nam
 // Error(PermissionDenied) without USAGE on the server.
 ServerContext load_server_context(const char* name, Oid role = InvalidOid);
 
+// A server's settings alone (no USAGE check, no user mapping): what planning
+// needs to know of it.
+core::ServerSettings server_settings(Oid server);
+
 }  // namespace cv::pg

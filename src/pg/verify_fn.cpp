@@ -17,6 +17,7 @@
 
 #include "pg/args.h"
 #include "pg/cache_table.h"
+#include "pg/live_lookup_budget.h"
 #include "pg/result_row.h"
 #include "pg/roster.h"
 #include "pg/runtime.h"
@@ -93,6 +94,7 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
         }
     }
 
+    cv::pg::spend_live_lookups(1, "this lookup");
     storage.prepare_to_call(1);
     std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Single);
     cv::core::SingleLookupResult result =

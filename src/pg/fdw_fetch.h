@@ -1,0 +1,70 @@
+// The rows a foreign-table scan or a batched join's keys select: every
+// distinct lookup answered from the cache or bought (LookupSet), each key's
+// row kept in a temporary file until the scan returns it.
+#pragma once
+
+#include "core/key_plan.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pg/fdw_columns.h"
+#include "pg/pg_headers.h"
+#include "pg/result_store.h"
+
+extern "C" {
+#include "access/tupdesc.h"
+}
+
+namespace cv::pg {
+
+// What a scan spent, for EXPLAIN ANALYZE (summed over rescans).
+struct FetchStats {
+    std::int64_t keys = 0;          // distinct lookups
+    std::int64_t cache_hits = 0;    // answered by the cache
+    std::int64_t live = 0;          // sent to the API
+    std::int64_t calls = 0;         // API calls, retries included
+    std::int64_t rate_limited = 0;  // 429s received
+    std::int64_t unmatchable = 0;   // keys not in the stored form: no row, no lookup
+    std::int64_t invalid = 0;       // keys that cannot be looked up: INVALID_INPUT rows
+};
+
+// The rows of a planner's keys, one per KeyRow, as cv_result datums.
+class FetchedRows {
+public:
+    FetchedRows(std::unique_ptr<ResultStore> store, std::vector<std::size_t> where)
+        : store_(std::move(store)), where_(std::move(where)) {}
+    std::size_t size() const { return where_.size(); }
+    // Row i's cv_result, palloc'd in the current memory context.
+    Datum get(std::size_t i) { return store_->get(where_[i]); }
+    // After an abort: the temporary file is closed already, so only C++ memory goes.
+    void abandon() noexcept { store_->abandon(); }
+
+private:
+    std::unique_ptr<ResultStore> store_;
+    std::vector<std::size_t> where_;
+};
+
+// Looks every key of `keys` up through server `server` with `user`'s USAGE
+// and user mapping (InvalidOid: the current user). The store is made in
+// `keep`, which must outlive the rows. `table` names the foreign table in
+// messages. In a read-only transaction (and on a standby) a key the cache
+// cannot answer fails the scan with 25006 before anything is sent; so does
+// one that would cross contractor_verify.max_live_lookups (54000).
+std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPlanner& keys,
+                                        const std::string& table, MemoryContext keep,
+                                        FetchStats& stats);
+
+// Fills `values`/`nulls` (the foreign table's attributes, `natts` of them,
+// mapped by `columns`) from a row's cv_result. Rows show the key as the query
+// gave it: lookup_name the name looked up; a key that could not be looked up
+// its state and value.
+void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result,
+              const core::KeyRow& key, Datum* values, bool* nulls);
+
+// cv_result's descriptor, found by OID (never by name), in the current memory context.
+TupleDesc result_descriptor();
+
+}  // namespace cv::pg

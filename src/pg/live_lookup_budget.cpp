@@ -1,0 +1,65 @@
+#include "pg/core_first.h"
+#include "core/error.h"
+
+#include "pg/live_lookup_budget.h"
+
+#include <string>
+
+#include "pg/module.h"
+#include "pg/pg_headers.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+}
+
+namespace cv::pg {
+
+namespace {
+
+int max_live_lookups = -1;  // -1: no limit
+
+// The statement the count belongs to: a client statement is one transaction's
+// statement start (a function's inner statements share their caller's).
+struct StatementCount {
+    LocalTransactionId lxid = InvalidLocalTransactionId;
+    TimestampTz started = 0;
+    std::int64_t used = 0;
+};
+StatementCount count;
+
+}  // namespace
+
+void budget_settings_init() {
+    DefineCustomIntVariable(
+        "contractor_verify.max_live_lookups",
+        "Most lookups the cache cannot answer that one statement may send to the API (-1: no "
+        "limit).",
+        "A foreign-table scan, batched join or cv_verify_batch that would need more is refused "
+        "before anything is sent; 0 answers from the cache only.",
+        &max_live_lookups, -1, -1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
+void spend_live_lookups(std::int64_t needed, const char* what) {
+    if (needed <= 0) return;
+    const LocalTransactionId lxid = MyProc != nullptr ? MyProc->lxid : InvalidLocalTransactionId;
+    const TimestampTz started = GetCurrentStatementStartTimestamp();
+    if (count.lxid != lxid || count.started != started) count = StatementCount{lxid, started, 0};
+    if (max_live_lookups >= 0 && count.used + needed > max_live_lookups) {
+        const std::string limit = std::to_string(max_live_lookups);
+        const std::string total = std::to_string(count.used + needed);
+        std::string message = std::string(what) + " needs " + std::to_string(needed) +
+                              (count.used > 0 ? " more" : "") + " live lookup" +
+                              (needed == 1 ? "" : "s");
+        if (count.used > 0) message += ", " + total + " in the statement";
+        message += ", more than contractor_verify.max_live_lookups (" + limit + ")";
+        throw core::Error(core::ErrorKind::BudgetExceeded, message,
+                          "Nothing was sent. Lookups the cache answers are free; raise the limit "
+                          "for this session with SET contractor_verify.max_live_lookups = " +
+                              total + "; or look fewer licenses up.");
+    }
+    count.used += needed;
+}
+
+}  // namespace cv::pg
