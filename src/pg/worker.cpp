@@ -77,7 +77,7 @@ void handle(const RecorderEntry& entry) {
     std::optional<std::string> error;
     std::optional<RecorderMessage> message;
     try {
-        message = decode_message(text);
+        message = decode_message(text.data(), text.size());
     } catch (const std::exception& e) {
         error = std::string("unreadable message: ") + e.what();
     }
