@@ -191,6 +191,7 @@ Datum run(FunctionCallInfo fcinfo, Load load) {
     const auto& lookups = roster.lookups();
     cv::pg::ResultStore results(lookups.size());
     std::vector<cv::core::LookupItem> misses;
+    misses.reserve(lookups.size());
     {
         cv::pg::CachedRow row;
         MemoryContext planning = nullptr;

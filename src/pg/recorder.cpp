@@ -193,8 +193,8 @@ void run(SPIPlanPtr& slot, const char* sql, std::vector<Oid> types, std::vector<
 }  // namespace
 
 ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
-                               std::vector<Observation> observations, std::vector<Datum> raw)
-    : observations_(std::move(observations)), raw_(std::move(raw)), group_of_(observations_.size(), nullptr) {
+                               const std::vector<Observation>& observations, std::vector<Datum> raw)
+    : observations_(observations), raw_(std::move(raw)), group_of_(observations_.size(), nullptr) {
     if (raw_.size() != observations_.size()) {
         raw_.assign(observations_.size(), 0);
         for (std::size_t i = 0; i < observations_.size(); ++i)
