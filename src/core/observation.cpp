@@ -45,7 +45,7 @@ std::optional<std::int64_t> int_field(const nlohmann::json& j, const char* k) {
                                                      : std::nullopt;
 }
 
-// The fields both formats share; the license number is read from `license_key`.
+// The fields of an observation in JSON; the license number is read from `license_key`.
 Observation common_fields(const nlohmann::json& j, const char* license_key) {
     Observation o;
     o.id = str_field(j, "id");
@@ -69,12 +69,6 @@ Observation common_fields(const nlohmann::json& j, const char* license_key) {
 }
 
 }  // namespace
-
-Observation Observation::from_json(const nlohmann::json& j) {
-    Observation o = common_fields(j, "license_number");
-    o.charged_lookups = static_cast<std::int32_t>(int_field(j, "charged_lookups").value_or(-1));
-    return o;
-}
 
 Observation Observation::from_legacy_json(const nlohmann::json& j) {
     if (!j.is_object()) throw std::invalid_argument("an observation is not a JSON object");

@@ -52,11 +52,11 @@ struct Observation {
 
     std::int32_t charged() const { return charged_lookups >= 0 ? charged_lookups : billable() ? 1 : 0; }
 
-    // Every field, for handing observations to another process (the worker
-    // that records them); from_json reads it back.
-    // Without `with_raw`, the raw record is left out (the caller sends it another way).
+    // Every field as readable JSON (what is kept of a message the worker
+    // could not record; the worker itself gets core/observation_codec's
+    // binary form). Without `with_raw`, the raw record is left out (the
+    // caller has it another way).
     nlohmann::json to_json(bool with_raw = true) const;
-    static Observation from_json(const nlohmann::json& j);
 
     // An observation as version 0.1.0 wrote it to its spool files (the
     // license number echoed by the API in "license_number", the requested one

@@ -144,6 +144,7 @@ LookupSet::LookupSet(const ServerContext& ctx, Storage& storage, ResultBuilder& 
 
 std::int64_t LookupSet::answer_from_cache(const std::vector<core::LookupItem>& lookups, bool any_age) {
     std::int64_t answered = 0;
+    misses_.reserve(misses_.size() + lookups.size());
     CachedRow row;
     MemoryContext planning = nullptr;
     pg_call([&] {

@@ -28,7 +28,9 @@ const CachedRow kNoRow{};
 const CacheUpdate kNoUpdate{};
 
 // Every name below is schema-qualified and every statement runs with the
-// pinned search_path, as the owner.
+// pinned search_path, as the owner. The arrays are unnested side by side in
+// a select list (one row per element, in lockstep), not in FROM, where each
+// would be copied into a tuplestore of its own first.
 constexpr const char* kHistorySql =
     "INSERT INTO contractor_verify.verification_history"
     " (observed_at, role_name, server_name, request_kind, caller_id, batch_id, state,"
@@ -37,15 +39,24 @@ constexpr const char* kHistorySql =
     " SELECT h.observed_at, $1, $2, h.request_kind, h.caller_id, h.batch_id, h.state,"
     "  h.license_number, h.lookup_name, h.http_status, h.outcome, h.error_code, h.error_message,"
     "  h.license_status, h.charged OPERATOR(pg_catalog.>) 0, h.payload, $3, $4, h.charged"
-    " FROM ROWS FROM (pg_catalog.unnest($5::pg_catalog.timestamptz[]), pg_catalog.unnest($6::pg_catalog.text[]),"
-    "  pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.text[]),"
-    "  pg_catalog.unnest($11::pg_catalog.text[]), pg_catalog.unnest($12::pg_catalog.int4[]), pg_catalog.unnest($13::pg_catalog.text[]),"
-    "  pg_catalog.unnest($14::pg_catalog.text[]), pg_catalog.unnest($15::pg_catalog.text[]), pg_catalog.unnest($16::pg_catalog.text[]),"
-    "  pg_catalog.unnest($17::pg_catalog.jsonb[]), pg_catalog.unnest($18::pg_catalog.int4[]))"
-    "  AS h(observed_at, request_kind, caller_id, batch_id, state, license_number, lookup_name,"
-    "       http_status, outcome, error_code, error_message, license_status, payload, charged)";
+    " FROM (SELECT pg_catalog.unnest($5::pg_catalog.timestamptz[]) AS observed_at,"
+    "  pg_catalog.unnest($6::pg_catalog.text[]) AS request_kind,"
+    "  pg_catalog.unnest($7::pg_catalog.text[]) AS caller_id,"
+    "  pg_catalog.unnest($8::pg_catalog.text[]) AS batch_id,"
+    "  pg_catalog.unnest($9::pg_catalog.text[]) AS state,"
+    "  pg_catalog.unnest($10::pg_catalog.text[]) AS license_number,"
+    "  pg_catalog.unnest($11::pg_catalog.text[]) AS lookup_name,"
+    "  pg_catalog.unnest($12::pg_catalog.int4[]) AS http_status,"
+    "  pg_catalog.unnest($13::pg_catalog.text[]) AS outcome,"
+    "  pg_catalog.unnest($14::pg_catalog.text[]) AS error_code,"
+    "  pg_catalog.unnest($15::pg_catalog.text[]) AS error_message,"
+    "  pg_catalog.unnest($16::pg_catalog.text[]) AS license_status,"
+    "  pg_catalog.unnest($17::pg_catalog.jsonb[]) AS payload,"
+    "  pg_catalog.unnest($18::pg_catalog.int4[]) AS charged) AS h";
 
-// A row becomes an answer: every column is set.
+// A row becomes an answer: every column is set. Each row's classifications
+// are the slice [classes_from:classes_to] of all the rows' in $30 (NULL
+// without a record; an empty slice for none).
 constexpr const char* kReplaceSql =
     "INSERT INTO contractor_verify.license_cache AS c"
     " (api_url, server_name, state, license_number, outcome, license_status, license_type,"
@@ -54,27 +65,40 @@ constexpr const char* kReplaceSql =
     "  error_message, record, fetched_at, expires_at, last_attempt_at, last_error_code,"
     "  last_error_message, consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
     " SELECT $1, $2, r.state, r.license_number, r.outcome, r.license_status, r.license_type,"
-    "  CASE WHEN r.classifications IS NULL THEN NULL"
-    "       ELSE ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.classifications)) END,"
+    "  CASE WHEN r.classes_from IS NULL THEN NULL"
+    "       ELSE ($30::pg_catalog.text[])[r.classes_from:r.classes_to] END,"
     "  r.business_name, r.issue_date, r.expiration_date, r.bond_amount_cents,"
     "  r.insurance_required, r.has_disciplinary_actions, r.disciplinary_actions, r.address,"
     "  r.error_code, r.error_message, r.record, r.fetched_at, r.expires_at, r.last_attempt_at,"
     "  r.last_error_code, r.last_error_message, r.consecutive_timeouts, r.next_attempt_at,"
     "  r.needs_review, r.review_reason"
-    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),"
-    "  pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.jsonb[]), pg_catalog.unnest($9::pg_catalog.text[]),"
-    "  pg_catalog.unnest($10::pg_catalog.date[]), pg_catalog.unnest($11::pg_catalog.date[]), pg_catalog.unnest($12::pg_catalog.int8[]),"
-    "  pg_catalog.unnest($13::pg_catalog.bool[]), pg_catalog.unnest($14::pg_catalog.bool[]), pg_catalog.unnest($15::pg_catalog.jsonb[]),"
-    "  pg_catalog.unnest($16::pg_catalog.jsonb[]), pg_catalog.unnest($17::pg_catalog.text[]), pg_catalog.unnest($18::pg_catalog.text[]),"
-    "  pg_catalog.unnest($19::pg_catalog.jsonb[]), pg_catalog.unnest($20::pg_catalog.timestamptz[]), pg_catalog.unnest($21::pg_catalog.timestamptz[]),"
-    "  pg_catalog.unnest($22::pg_catalog.timestamptz[]), pg_catalog.unnest($23::pg_catalog.text[]), pg_catalog.unnest($24::pg_catalog.text[]),"
-    "  pg_catalog.unnest($25::pg_catalog.int4[]), pg_catalog.unnest($26::pg_catalog.timestamptz[]), pg_catalog.unnest($27::pg_catalog.bool[]),"
-    "  pg_catalog.unnest($28::pg_catalog.text[]))"
-    "  AS r(state, license_number, outcome, license_status, license_type, classifications,"
-    "       business_name, issue_date, expiration_date, bond_amount_cents, insurance_required,"
-    "       has_disciplinary_actions, disciplinary_actions, address, error_code, error_message,"
-    "       record, fetched_at, expires_at, last_attempt_at, last_error_code, last_error_message,"
-    "       consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " FROM (SELECT pg_catalog.unnest($3::pg_catalog.text[]) AS state,"
+    "  pg_catalog.unnest($4::pg_catalog.text[]) AS license_number,"
+    "  pg_catalog.unnest($5::pg_catalog.text[]) AS outcome,"
+    "  pg_catalog.unnest($6::pg_catalog.text[]) AS license_status,"
+    "  pg_catalog.unnest($7::pg_catalog.text[]) AS license_type,"
+    "  pg_catalog.unnest($8::pg_catalog.int4[]) AS classes_from,"
+    "  pg_catalog.unnest($9::pg_catalog.text[]) AS business_name,"
+    "  pg_catalog.unnest($10::pg_catalog.date[]) AS issue_date,"
+    "  pg_catalog.unnest($11::pg_catalog.date[]) AS expiration_date,"
+    "  pg_catalog.unnest($12::pg_catalog.int8[]) AS bond_amount_cents,"
+    "  pg_catalog.unnest($13::pg_catalog.bool[]) AS insurance_required,"
+    "  pg_catalog.unnest($14::pg_catalog.bool[]) AS has_disciplinary_actions,"
+    "  pg_catalog.unnest($15::pg_catalog.jsonb[]) AS disciplinary_actions,"
+    "  pg_catalog.unnest($16::pg_catalog.jsonb[]) AS address,"
+    "  pg_catalog.unnest($17::pg_catalog.text[]) AS error_code,"
+    "  pg_catalog.unnest($18::pg_catalog.text[]) AS error_message,"
+    "  pg_catalog.unnest($19::pg_catalog.jsonb[]) AS record,"
+    "  pg_catalog.unnest($20::pg_catalog.timestamptz[]) AS fetched_at,"
+    "  pg_catalog.unnest($21::pg_catalog.timestamptz[]) AS expires_at,"
+    "  pg_catalog.unnest($22::pg_catalog.timestamptz[]) AS last_attempt_at,"
+    "  pg_catalog.unnest($23::pg_catalog.text[]) AS last_error_code,"
+    "  pg_catalog.unnest($24::pg_catalog.text[]) AS last_error_message,"
+    "  pg_catalog.unnest($25::pg_catalog.int4[]) AS consecutive_timeouts,"
+    "  pg_catalog.unnest($26::pg_catalog.timestamptz[]) AS next_attempt_at,"
+    "  pg_catalog.unnest($27::pg_catalog.bool[]) AS needs_review,"
+    "  pg_catalog.unnest($28::pg_catalog.text[]) AS review_reason,"
+    "  pg_catalog.unnest($29::pg_catalog.int4[]) AS classes_to) AS r"
     " ON CONFLICT (api_url, state, license_number) DO UPDATE SET"
     "  server_name = EXCLUDED.server_name, outcome = EXCLUDED.outcome,"
     "  license_status = EXCLUDED.license_status, license_type = EXCLUDED.license_type,"
@@ -104,12 +128,15 @@ constexpr const char* kNoteSql =
     " SELECT $1, $2, n.state, n.license_number, n.last_attempt_at, n.last_error_code,"
     "  n.last_error_message, n.consecutive_timeouts, n.next_attempt_at, n.needs_review,"
     "  n.review_reason"
-    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
-    "  pg_catalog.unnest($5::pg_catalog.timestamptz[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[]),"
-    "  pg_catalog.unnest($8::pg_catalog.int4[]), pg_catalog.unnest($9::pg_catalog.timestamptz[]), pg_catalog.unnest($10::pg_catalog.bool[]),"
-    "  pg_catalog.unnest($11::pg_catalog.text[]))"
-    "  AS n(state, license_number, last_attempt_at, last_error_code, last_error_message,"
-    "       consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
+    " FROM (SELECT pg_catalog.unnest($3::pg_catalog.text[]) AS state,"
+    "  pg_catalog.unnest($4::pg_catalog.text[]) AS license_number,"
+    "  pg_catalog.unnest($5::pg_catalog.timestamptz[]) AS last_attempt_at,"
+    "  pg_catalog.unnest($6::pg_catalog.text[]) AS last_error_code,"
+    "  pg_catalog.unnest($7::pg_catalog.text[]) AS last_error_message,"
+    "  pg_catalog.unnest($8::pg_catalog.int4[]) AS consecutive_timeouts,"
+    "  pg_catalog.unnest($9::pg_catalog.timestamptz[]) AS next_attempt_at,"
+    "  pg_catalog.unnest($10::pg_catalog.bool[]) AS needs_review,"
+    "  pg_catalog.unnest($11::pg_catalog.text[]) AS review_reason) AS n"
     " ON CONFLICT (api_url, state, license_number) DO UPDATE SET"
     "  last_attempt_at = EXCLUDED.last_attempt_at, last_error_code = EXCLUDED.last_error_code,"
     "  last_error_message = EXCLUDED.last_error_message,"
@@ -166,8 +193,8 @@ void run(SPIPlanPtr& slot, const char* sql, std::vector<Oid> types, std::vector<
 }  // namespace
 
 ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
-                               std::vector<Observation> observations, std::vector<Datum> raw)
-    : observations_(std::move(observations)), raw_(std::move(raw)), group_of_(observations_.size(), nullptr) {
+                               const std::vector<Observation>& observations, std::vector<Datum> raw)
+    : observations_(observations), raw_(std::move(raw)), group_of_(observations_.size(), nullptr) {
     if (raw_.size() != observations_.size()) {
         raw_.assign(observations_.size(), 0);
         for (std::size_t i = 0; i < observations_.size(); ++i)
@@ -245,10 +272,12 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
 
     // Cache: one row per license, in key order (groups_ is ordered).
     ArrayBuilder r_state(TEXTOID), r_number(TEXTOID), r_outcome(TEXTOID), r_status(TEXTOID),
-        r_type(TEXTOID), r_classes(JSONBOID), r_business(TEXTOID), r_issue(DATEOID),
+        r_type(TEXTOID), r_classes_from(INT4OID), r_business(TEXTOID), r_issue(DATEOID),
         r_expiration(DATEOID), r_bond(INT8OID), r_insurance(BOOLOID), r_has_disc(BOOLOID),
         r_disc(JSONBOID), r_address(JSONBOID), r_code(TEXTOID), r_message(TEXTOID),
-        r_record(JSONBOID), r_fetched(TIMESTAMPTZOID), r_expires(TIMESTAMPTZOID);
+        r_record(JSONBOID), r_fetched(TIMESTAMPTZOID), r_expires(TIMESTAMPTZOID),
+        r_classes_to(INT4OID), classes(TEXTOID);
+    std::size_t classes_count = 0;
     AttemptColumns r_attempt;
     ArrayBuilder n_state(TEXTOID), n_number(TEXTOID);
     AttemptColumns n_attempt;
@@ -264,10 +293,15 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
             const core::LicenseRecord* rec = o.verified() && o.record ? &*o.record : nullptr;
             r_status.push_text(rec ? rec->license_status : "");
             r_type.push_text_or_null(rec && rec->license_type ? &*rec->license_type : nullptr);
-            if (rec)
-                r_classes.push(json_to_jsonb(nlohmann::json(rec->classifications)));
-            else
-                r_classes.push_null();
+            if (rec) {
+                r_classes_from.push(Int32GetDatum(static_cast<std::int32_t>(classes_count + 1)));
+                for (const std::string& c : rec->classifications) classes.push(utf8_text(c));
+                classes_count += rec->classifications.size();
+                r_classes_to.push(Int32GetDatum(static_cast<std::int32_t>(classes_count)));
+            } else {
+                r_classes_from.push_null();
+                r_classes_to.push_null();
+            }
             r_business.push_text_or_null(rec && rec->business_name ? &*rec->business_name : nullptr);
             for (auto [builder, value] : {std::pair{&r_issue, rec ? rec->issue_date : std::nullopt},
                                           std::pair{&r_expiration, rec ? rec->expiration_date : std::nullopt}}) {
@@ -336,19 +370,21 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
         }
         if (replaced > 0) {
             std::vector<Oid> types = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-                                      TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+                                      TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
                                       DATEARRAYOID, DATEARRAYOID, INT8ARRAYOID, BOOLARRAYOID,
                                       BOOLARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
                                       TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID,
                                       TIMESTAMPTZARRAYOID};
             std::vector<Datum> values = {url, server, r_state.datum(), r_number.datum(), r_outcome.datum(),
-                                         r_status.datum(), r_type.datum(), r_classes.datum(),
+                                         r_status.datum(), r_type.datum(), r_classes_from.datum(),
                                          r_business.datum(), r_issue.datum(), r_expiration.datum(),
                                          r_bond.datum(), r_insurance.datum(), r_has_disc.datum(),
                                          r_disc.datum(), r_address.datum(), r_code.datum(),
                                          r_message.datum(), r_record.datum(), r_fetched.datum(),
                                          r_expires.datum()};
             r_attempt.append_to(types, values);
+            types.insert(types.end(), {INT4ARRAYOID, TEXTARRAYOID});
+            values.insert(values.end(), {r_classes_to.datum(), classes.datum()});
             run(replace_plan, kReplaceSql, std::move(types), std::move(values));
         }
         if (noted > 0) {

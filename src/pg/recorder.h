@@ -29,10 +29,11 @@ struct RecordingTarget {
 // license they are about, each group folded over its cache row as it is now.
 class ChunkRecording {
 public:
+    // The observations stay the caller's and must outlive the recording.
     // raw: each observation's raw record as jsonb (0 for none) when the
     // caller has them already; otherwise they are built from the observations.
     ChunkRecording(CacheReader& reader, const std::string& api_url,
-                   std::vector<core::Observation> observations, std::vector<Datum> raw = {});
+                   const std::vector<core::Observation>& observations, std::vector<Datum> raw = {});
     ChunkRecording(const ChunkRecording&) = delete;
     ChunkRecording& operator=(const ChunkRecording&) = delete;
 
@@ -58,7 +59,7 @@ private:
         std::vector<std::size_t> members;
         core::CacheUpdate update;
     };
-    std::vector<core::Observation> observations_;
+    const std::vector<core::Observation>& observations_;
     std::vector<Datum> raw_;
     std::map<std::pair<std::string, std::string>, Group> groups_;  // (state, license_number)
     std::vector<const Group*> group_of_;                           // per observation; may be null

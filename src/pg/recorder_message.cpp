@@ -12,100 +12,68 @@ namespace cv::pg {
 
 namespace {
 
-constexpr char kMagic[4] = {'C', 'V', 'M', '1'};
-
-void put_u32(std::string& out, std::uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
-
-void put_block(std::string& out, const char* data, std::size_t n) {
-    put_u32(out, static_cast<std::uint32_t>(n));
-    out.append(data, n);
-}
-
-class Reader {
-public:
-    explicit Reader(const std::string& s) : s_(s) {}
-    std::uint32_t u32() {
-        need(sizeof(std::uint32_t));
-        std::uint32_t v;
-        std::memcpy(&v, s_.data() + pos_, sizeof v);
-        pos_ += sizeof v;
-        return v;
-    }
-    std::string block() {
-        const std::uint32_t n = u32();
-        need(n);
-        std::string out = s_.substr(pos_, n);
-        pos_ += n;
-        return out;
-    }
-    void magic() {
-        need(sizeof kMagic);
-        if (std::memcmp(s_.data(), kMagic, sizeof kMagic) != 0) bad();
-        pos_ += sizeof kMagic;
-    }
-
-private:
-    void need(std::size_t n) const {
-        if (pos_ + n > s_.size()) bad();
-    }
-    [[noreturn]] static void bad() {
-        throw core::Error(core::ErrorKind::Internal, "not a recording message (truncated or garbled)");
-    }
-    const std::string& s_;
-    std::size_t pos_ = 0;
-};
+// The format's name and version: a message of another version is not read.
+constexpr char kMagic[4] = {'C', 'V', 'M', '2'};
 
 }  // namespace
 
 std::string encode_message(const RecordingTarget& target, const std::vector<core::Observation>& observations,
                            const std::vector<Datum>& raw) {
-    std::string out(kMagic, sizeof kMagic);
-    const std::string header = nlohmann::json{{"server_name", target.server_name},
-                                              {"role_name", target.role_name},
-                                              {"api_url", target.api_url},
-                                              {"api_key_id", target.api_key_id}}
-                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    put_block(out, header.data(), header.size());
-    put_u32(out, static_cast<std::uint32_t>(observations.size()));
+    std::string out;
+    std::size_t raw_bytes = 0;
+    for (Datum d : raw)
+        if (d != 0) raw_bytes += VARSIZE_ANY(DatumGetPointer(d));
+    out.reserve(256 + observations.size() * 384 + raw_bytes);
+    core::ByteWriter w(out);
+    w.raw(kMagic, sizeof kMagic);
+    w.str(target.server_name);
+    w.str(target.role_name);
+    w.str(target.api_url);
+    w.str(target.api_key_id);
+    w.u32(static_cast<std::uint32_t>(observations.size()));
     for (std::size_t i = 0; i < observations.size(); ++i) {
-        const std::string o =
-            observations[i].to_json(false).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        put_block(out, o.data(), o.size());
+        core::encode_observation(observations[i], w);
         if (raw[i] == 0) {
-            put_u32(out, 0);
+            w.u32(0);
         } else {
-            const struct varlena* v = reinterpret_cast<const struct varlena*>(DatumGetPointer(raw[i]));
-            put_block(out, reinterpret_cast<const char*>(v), VARSIZE_ANY(v));
+            const char* v = DatumGetPointer(raw[i]);
+            w.str(std::string_view(v, VARSIZE_ANY(v)));
         }
     }
     return out;
 }
 
-RecorderMessage decode_message(const std::string& bytes) {
-    Reader r(bytes);
-    r.magic();
+RecorderMessage decode_message(const char* bytes, std::size_t size) {
+    core::ByteReader r(bytes, size);
+    if (std::memcmp(r.take(sizeof kMagic), kMagic, sizeof kMagic) != 0)
+        core::ByteReader::garbled("not a recording message (unknown format)");
     RecorderMessage m;
-    const nlohmann::json header = nlohmann::json::parse(r.block());
-    m.target.server_name = header.at("server_name").get<std::string>();
-    m.target.role_name = header.at("role_name").get<std::string>();
-    m.target.api_url = header.at("api_url").get<std::string>();
-    m.target.api_key_id = header.at("api_key_id").get<std::string>();
+    m.target.server_name = r.str();
+    m.target.role_name = r.str();
+    m.target.api_url = r.str();
+    m.target.api_key_id = r.str();
     const std::uint32_t count = r.u32();
+    // Each observation takes far more than one byte: a count beyond what is
+    // left is garbled (and reserves nothing).
+    if (count > r.remaining()) core::ByteReader::garbled();
+    m.observations.reserve(count);
+    m.raw.reserve(count);
     for (std::uint32_t i = 0; i < count; ++i) {
-        m.observations.push_back(core::Observation::from_json(nlohmann::json::parse(r.block())));
-        const std::string raw = r.block();
+        m.observations.push_back(core::decode_observation(r));
+        const std::string_view raw = r.str_view();
         if (raw.empty()) {
             m.raw.push_back(0);
             continue;
         }
-        if (raw.size() < VARHDRSZ || VARSIZE_ANY(raw.data()) != raw.size())
-            throw core::Error(core::ErrorKind::Internal, "a raw record in a recording message is garbled");
+        if (raw.size() < VARHDRSZ || VARATT_IS_EXTERNAL(raw.data()) || VARSIZE_ANY(raw.data()) != raw.size())
+            core::ByteReader::garbled("a raw record in a recording message is garbled");
         m.raw.push_back(pg_value([&] {
             void* p = palloc(raw.size());
             std::memcpy(p, raw.data(), raw.size());
             return PointerGetDatum(p);
         }));
     }
+    if (!r.at_end()) core::ByteReader::garbled("a recording message has bytes after its end");
     return m;
 }
 

@@ -1,7 +1,7 @@
 // What a backend hands to the worker for one chunk: who asked and through
-// which API, each observation (as JSON, without its raw record) and each raw
-// record as the jsonb the backend already built for its result rows, so the
-// worker parses no record again.
+// which API, each observation (in the binary form of core/observation_codec,
+// without its raw record) and each raw record as the jsonb the backend
+// already built for its result rows, so the worker parses no record again.
 #pragma once
 
 #include "core/observation.h"
@@ -25,8 +25,8 @@ std::string encode_message(const RecordingTarget& target,
                            const std::vector<Datum>& raw);
 
 // The raw jsonb values are palloc'd in the current memory context. Throws
-// Error(Internal) on a message that is not one.
-RecorderMessage decode_message(const std::string& bytes);
+// Error(Internal) on a message that is not one (truncated or garbled).
+RecorderMessage decode_message(const char* bytes, std::size_t size);
 
 // A message as readable JSON (raw records included), for setting it aside.
 std::string message_as_json(const RecorderMessage& m);

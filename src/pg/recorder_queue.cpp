@@ -13,7 +13,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "storage/dsm.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/syscache.h"
@@ -46,8 +45,8 @@ RecorderQueue* queue_for(SharedState* s, Oid database, bool create) {
 RecorderQueue* queue_of(SharedState* s, bool create) { return queue_for(s, MyDatabaseId, create); }
 
 // Frees the queues of databases that were dropped with answers still queued
-// (DROP DATABASE ... WITH (FORCE) ends their worker): their segments are
-// unpinned, their slots reused. Takes and releases the recorder lock.
+// (DROP DATABASE ... WITH (FORCE) ends their worker): their messages are
+// freed, their slots reused. Takes and releases the recorder lock.
 void reclaim_dropped(SharedState* s) {
     Oid dbs[kRecorderDatabases];
     LWLockAcquire(s->recorder_lock, LW_SHARED);
@@ -60,7 +59,7 @@ void reclaim_dropped(SharedState* s) {
     for (int i = 0; i < kRecorderDatabases; ++i) {
         RecorderQueue& q = s->recorders[i];
         if (!gone[i] || q.database != dbs[i] || q.worker_pid != 0) continue;
-        for (int k = 0; k < q.count; ++k) dsm_unpin_segment(q.ring[(q.head + k) % kRecorderRing].handle);
+        for (int k = 0; k < q.count; ++k) free_message(q.ring[(q.head + k) % kRecorderRing].message);
         q.count = 0;
         q.database = InvalidOid;
         q.starting = false;
@@ -149,35 +148,32 @@ bool recorder_ready(Oid owner) {
 std::optional<std::uint64_t> hand_over(const std::string& message, Oid owner) {
     SharedState* s = shared_state();
     if (s == nullptr) throw core::Error(core::ErrorKind::Internal, "no shared memory to hand answers over");
+    // The message stays in shared memory until the worker has recorded it.
+    StoredMessage stored;
+    if (!store_message(message, stored)) return std::nullopt;  // no room for now: try again later
     std::optional<std::uint64_t> ticket;
-    pg_call([&] {
-        // The segment outlives this backend (pinned) until the worker has
-        // recorded its content.
-        dsm_segment* seg = dsm_create(message.size() + sizeof(Size), DSM_CREATE_NULL_IF_MAXSEGMENTS);
-        if (seg == nullptr) return;  // out of segments for now: try again later
-        char* p = static_cast<char*>(dsm_segment_address(seg));
-        const Size n = message.size();
-        std::memcpy(p, &n, sizeof n);
-        std::memcpy(p + sizeof n, message.data(), n);
-        dsm_pin_segment(seg);
-        const dsm_handle handle = dsm_segment_handle(seg);
-
+    auto enqueue = [&] {
         Latch* wake = nullptr;
         LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
         RecorderQueue* q = queue_of(s, true);
         if (q != nullptr && q->count < kRecorderRing) {
             const std::uint64_t t = s->next_ticket++;
-            q->ring[(q->head + q->count) % kRecorderRing] = {handle, t};
+            q->ring[(q->head + q->count) % kRecorderRing] = {stored, t};
             ++q->count;
             ticket = t;
             if (!worker_alive(*q)) (void)start_worker(s, *q, owner);
             wake = q->worker_latch;
         }
         LWLockRelease(s->recorder_lock);
-        if (!ticket) dsm_unpin_segment(handle);  // not queued: nobody will read it
-        dsm_detach(seg);
         if (wake != nullptr) SetLatch(wake);
-    });
+    };
+    try {
+        pg_call(enqueue);
+    } catch (...) {
+        if (!ticket) free_message(stored);
+        throw;
+    }
+    if (!ticket) free_message(stored);  // not queued: nobody will read it
     return ticket;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pg/guard.h"
+#include "pg/recorder_memory.h"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -38,6 +39,7 @@ Size state_size() {
 void request_space() {
     RequestAddinShmemSpace(MAXALIGN(state_size()));
     RequestAddinShmemSpace(hash_estimate_size(inflight_guc, sizeof(InflightKey)));
+    RequestAddinShmemSpace(recorder_memory_size());
     RequestNamedLWLockTranche(kTranche, 4);
 }
 
@@ -74,6 +76,7 @@ void on_shmem_startup() {
     info.keysize = sizeof(std::uint64_t);
     info.entrysize = sizeof(InflightKey);
     inflight = ShmemInitHash(kInflightName, inflight_guc, inflight_guc, &info, HASH_ELEM | HASH_BLOBS);
+    recorder_memory_startup();
     LWLockRelease(AddinShmemInitLock);
 }
 
@@ -91,6 +94,7 @@ void shared_state_request() {
         "A lookup beyond it is bought without waiting for an identical one in flight. Takes "
         "effect at server start.",
         &inflight_guc, 16384, 128, 1048576, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    recorder_memory_settings_init();
 #if PG_VERSION_NUM >= 150000
     prev_shmem_request_hook = shmem_request_hook;
     shmem_request_hook = on_shmem_request;

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "pg/pg_headers.h"
+#include "pg/recorder_memory.h"
 
 extern "C" {
 #include "datatype/timestamp.h"
@@ -73,11 +74,12 @@ struct ProgressSlot {
     TimestampTz next_call_at;  // 0 when not waiting
 };
 
-// Answers waiting for a database's worker: each entry a pinned DSM segment
-// holding one chunk's observations. Tickets are cluster-wide and increasing;
-// everything up to done_ticket is recorded (or set aside).
+// Answers waiting for a database's worker: each entry one chunk's
+// observations in shared memory (pg/recorder_memory.h), freed by the worker.
+// Tickets are cluster-wide and increasing; everything up to done_ticket is
+// recorded (or set aside).
 struct RecorderEntry {
-    dsm_handle handle;
+    StoredMessage message;
     std::uint64_t ticket;
 };
 

@@ -36,6 +36,16 @@ void sweep(HTAB* table) {
     for (std::uint64_t k : dead) hash_search(table, &k, HASH_REMOVE, nullptr);
 }
 
+// Room for `extra` more elements, so that inserting them after shared
+// memory has changed cannot throw; grows geometrically (a reserve() of one
+// more each time would rehash the whole table on every call).
+template <typename Table>
+void make_room(Table& t, std::size_t extra) {
+    const std::size_t need = t.size() + extra;
+    if (static_cast<float>(need) > static_cast<float>(t.bucket_count()) * t.max_load_factor())
+        t.reserve(std::max(need, 2 * t.size()));
+}
+
 }  // namespace
 
 InflightClaims::InflightClaims(std::string api_url) : api_url_(std::move(api_url)) {}
@@ -53,7 +63,7 @@ InflightClaims::Claim InflightClaims::claim(const std::string& state, const std:
     if (s == nullptr || table == nullptr) return Claim::Untracked;
     std::uint64_t k = key(state, license_number);
     if (mine_.count(k)) return Claim::Mine;
-    mine_.reserve(mine_.size() + 1);
+    make_room(mine_, 1);
     Claim result = Claim::Untracked;
     pg_call([&] {
         LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
@@ -102,21 +112,32 @@ bool InflightClaims::busy(const std::string& state, const std::string& license_n
     return held;
 }
 
-void InflightClaims::handed_over(const std::string& state, const std::string& license_number,
+void InflightClaims::handed_over(const std::set<std::pair<std::string, std::string>>& licenses,
                                  std::uint64_t ticket) {
     SharedState* s = shared_state();
     HTAB* table = inflight_table();
-    std::uint64_t k = key(state, license_number);
-    if (s == nullptr || table == nullptr || !mine_.count(k)) return;
-    handed_.reserve(handed_.size() + 1);
+    if (s == nullptr || table == nullptr) return;
+    std::vector<std::uint64_t> keys;
+    keys.reserve(licenses.size());
+    for (const auto& [state, license_number] : licenses) {
+        const std::uint64_t k = key(state, license_number);
+        if (mine_.count(k)) keys.push_back(k);
+    }
+    if (keys.empty()) return;
+    make_room(handed_, keys.size());
+    // One lock for the chunk's claims.
     pg_call([&] {
         LWLockAcquire(s->inflight_lock, LW_EXCLUSIVE);
-        auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
-        if (e != nullptr && e->pid == MyProcPid) e->ticket = ticket;
+        for (std::uint64_t k : keys) {
+            auto* e = static_cast<InflightKey*>(hash_search(table, &k, HASH_FIND, nullptr));
+            if (e != nullptr && e->pid == MyProcPid) e->ticket = ticket;
+        }
         LWLockRelease(s->inflight_lock);
     });
-    mine_.erase(k);
-    handed_[k] = ticket;
+    for (std::uint64_t k : keys) {
+        mine_.erase(k);
+        handed_[k] = ticket;
+    }
 }
 
 void InflightClaims::release(const std::string& state, const std::string& license_number) {

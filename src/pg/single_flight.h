@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "pg/pg_headers.h"
 
@@ -34,9 +36,9 @@ public:
     // not recorded yet.
     bool busy(const std::string& state, const std::string& license_number);
 
-    // The answer is with the worker as `ticket`: the claim holds until it is recorded.
-    void handed_over(const std::string& state, const std::string& license_number,
-                     std::uint64_t ticket);
+    // The answers for these (state, license_number) are with the worker as
+    // `ticket`: their claims hold until it is recorded.
+    void handed_over(const std::set<std::pair<std::string, std::string>>& licenses, std::uint64_t ticket);
 
     // Given up without an answer to wait for.
     void release(const std::string& state, const std::string& license_number);

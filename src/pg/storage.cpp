@@ -93,7 +93,7 @@ void Storage::record(std::vector<core::Observation> observations, ResultBuilder&
     pg_call([&] { MemoryContextReset(scratch_); });
     MemoryScope in_scratch(scratch_);
     reader_->refresh();
-    ChunkRecording recording(*reader_, target_.api_url, std::move(observations));
+    ChunkRecording recording(*reader_, target_.api_url, observations);
     const auto& recorded_obs = recording.observations();
     std::int64_t charged = 0;
     for (std::size_t i = 0; i < recorded_obs.size(); ++i) {
@@ -125,8 +125,7 @@ void Storage::poll() {
     while (!waiting_.empty()) {
         auto ticket = hand_over(waiting_.front().message, catalog_.owner);
         if (!ticket) return;  // the queue is full: next turn
-        for (const auto& [state, number] : waiting_.front().keys)
-            claims_.handed_over(state, number, *ticket);
+        claims_.handed_over(waiting_.front().keys, *ticket);
         tickets_.push_back(*ticket);
         waiting_.pop_front();
     }

@@ -20,6 +20,7 @@
 #include "pg/cache_table.h"
 #include "pg/catalog.h"
 #include "pg/recorder.h"
+#include "pg/recorder_memory.h"
 #include "pg/recorder_message.h"
 #include "pg/result_row.h"
 #include "pg/guard.h"
@@ -61,45 +62,39 @@ namespace {
 int idle_timeout_ms = 2000;
 int queue_index = -1;
 
-void handle(const RecorderEntry& entry) {
-    std::string text;
-    bool found = false;
-    pg_call([&] {
-        dsm_segment* seg = dsm_attach(entry.handle);
-        if (seg == nullptr) return;
-        const char* p = static_cast<const char*>(dsm_segment_address(seg));
-        Size n = 0;
-        std::memcpy(&n, p, sizeof n);
-        text.assign(p + sizeof n, n);
-        dsm_detach(seg);
-        found = true;
-    });
-    if (!found) {
+// Records (or sets aside) a message, read where it lies in shared memory;
+// false when it has vanished (nothing left to free).
+bool handle(const RecorderEntry& entry) {
+    const MessageView view(entry.message);
+    if (!view.found()) {
         pg_call([] { ereport(LOG, (errmsg("contractor_verify worker: a queued message vanished"))); });
-        return;
+        return false;
     }
     std::optional<std::string> error;
     std::optional<RecorderMessage> message;
     try {
-        message = decode_message(text);
+        message = decode_message(view.data(), view.size());
     } catch (const std::exception& e) {
         error = std::string("unreadable message: ") + e.what();
     }
     if (message) error = record(*message);
-    // Kept readable: the message as JSON when it could be read, else as it came.
-    std::string kept = text;
-    if (error && message) {
-        try {
-            kept = message_as_json(*message);
-        } catch (...) {
+    if (error) {
+        // Kept readable: the message as JSON when it could be read, else as it came.
+        std::string kept;
+        if (message) {
+            try {
+                kept = message_as_json(*message);
+            } catch (...) {
+            }
         }
+        if (kept.empty()) kept.assign(view.data(), view.size());
+        if (!set_aside(kept, message ? &*message : nullptr, *error))
+            pg_call([&] {
+                ereport(LOG, (errmsg("contractor_verify worker dropped a message it could neither record nor "
+                                     "set aside: %s", error->c_str())));
+            });
     }
-    if (error && !set_aside(kept, message ? &*message : nullptr, *error))
-        pg_call([&] {
-            ereport(LOG, (errmsg("contractor_verify worker dropped a message it could neither record nor "
-                                 "set aside: %s", error->c_str())));
-        });
-    pg_call([&] { dsm_unpin_segment(entry.handle); });
+    return true;
 }
 
 void detach_from_queue(int, Datum) {
@@ -132,7 +127,7 @@ bool record_next_message() {
         LWLockRelease(s->recorder_lock);
     });
     if (!have) return false;
-    handle(entry);
+    const bool stored = handle(entry);
     pg_call([&] {
         LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
         if (q.count > 0 && q.ring[q.head].ticket == entry.ticket) {
@@ -143,6 +138,9 @@ bool record_next_message() {
         LWLockRelease(s->recorder_lock);
         ConditionVariableBroadcast(&s->settled);
     });
+    // Freed once off the queue: a worker that took the entry again must
+    // never find its memory reused by another message.
+    if (stored) free_message(entry.message);
     return true;
 }
 
