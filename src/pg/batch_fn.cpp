@@ -253,7 +253,8 @@ Datum run(FunctionCallInfo fcinfo, const BatchRequest& request, Load load) {
     std::int64_t cached_rows = roster.rows() - roster.invalid();
     for (const auto& item : misses) cached_rows -= roster.rows_of(std::stoull(item.lookup_id) - 1);
     progress.plan(roster.rows(), roster.invalid(), cached_rows, needed);
-    cv::pg::count_cache_answers(ctx, from_cache);
+    // Lookups the cache saved; a cache-only read would never have called.
+    if (!request.cache_only) cv::pg::count_cache_answers(ctx, from_cache);
 
     cv::core::BatchStats stats;
     if (needed > 0) {
