@@ -75,9 +75,21 @@ struct Verdicts {
     std::int64_t not_due = 0, in_review = 0;
 };
 
+// One sweep at a time, until its transaction ends: a sweep then sees the job
+// an earlier one queued (its statements read what committed before them) and
+// leaves that job's licenses to it. Only the owner can take this lock, so no
+// other role can hold sweeps back with it.
+constexpr const char* kLockSql = "LOCK TABLE contractor_verify.sweeps IN SHARE ROW EXCLUSIVE MODE";
+
 Verdicts classify(const cv::pg::ExtensionCatalog& catalog, const cv::pg::ServerContext& ctx,
                   const cv::pg::Roster& roster) {
     Verdicts v;
+    cv::pg::with_owner_spi(catalog.owner, [&] {
+        cv::pg::pg_call([&] {
+            if (SPI_execute(kLockSql, false, 0) != SPI_OK_UTILITY)
+                elog(ERROR, "contractor_verify: could not lock the sweeps");
+        });
+    });
     cv::pg::ArrayBuilder index(INT4OID), state(TEXTOID), number(TEXTOID);
     const auto& lookups = roster.lookups();
     for (std::size_t i = 0; i < lookups.size(); ++i) {

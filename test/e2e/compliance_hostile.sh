@@ -7,8 +7,9 @@
 #   change notification goes out cut short;
 # - an impossible expiration date in an answer (2031-02-30) does not make
 #   license_changes fail;
-# - a sweep run while an earlier sweep's job still waits or runs does not
-#   submit the same licenses again (they would be bought twice);
+# - a sweep run while an earlier sweep's job still waits or runs, or while
+#   an earlier sweep's transaction is still open, does not submit the same
+#   licenses again (they would be bought twice);
 # - cv_verify_cached is not counted as lookups the cache saved.
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_compliance_hostile
@@ -109,3 +110,29 @@ assert_eq "0|0|40|0" "$second" "the second sweep: due, submitted, not due, job"
 assert_eq completed "$(wait_job $DB "$job" 60)" "the first sweep's job"
 sleep 0.5
 assert_eq 40 "$(lookups)" "lookups bought for the 40 licenses of two sweeps"
+
+# Two sweeps at once: the second waits for the first one's transaction and
+# leaves its job's licenses to it.
+q $DB "CREATE TABLE contractors2 AS SELECT 'd' || i AS id, 'CA' AS state, (9720000 + i)::text AS license_no FROM generate_series(1, 40) i" >/dev/null
+"$SIMCTL" reset
+MARK=$(mktemp -u /tmp/cv_ch_mark.XXXXXX)
+psql -X -q -At -v ON_ERROR_STOP=1 -d $DB >"$MARK.out" 2>&1 <<SQL &
+BEGIN;
+SELECT concat_ws('|', due, submitted) FROM cv_sweep(\$\$SELECT id, state, license_no FROM contractors2\$\$);
+\! touch $MARK
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+FIRST=$!
+for _ in $(seq 1 300); do [ -e "$MARK" ] && break; sleep 0.1; done
+[ -e "$MARK" ] || fail "the first sweep did not run: $(cat "$MARK.out")"
+second=$(q $DB "SELECT concat_ws('|', due, submitted, coalesce(job_id, 0)) FROM cv_sweep(\$\$SELECT id, state, license_no FROM contractors2\$\$)")
+wait $FIRST || fail "the first sweep's session: $(cat "$MARK.out")"
+assert_eq "40|40" "$(head -1 "$MARK.out")" "the first of two sweeps at once: due, submitted"
+rm -f "$MARK" "$MARK.out"
+assert_eq "0|0|0" "$second" "the second of two sweeps at once: due, submitted, job"
+for j in $(q $DB "SELECT job_id FROM contractor_verify.jobs WHERE job_status IN ('queued', 'processing')"); do
+  assert_eq completed "$(wait_job $DB "$j" 60)" "job $j"
+done
+sleep 0.5
+assert_eq 40 "$(lookups)" "lookups bought for the 40 licenses of two sweeps at once"
