@@ -135,10 +135,11 @@ AS 'MODULE_PATHNAME', 'cv_verify_cached_json' LANGUAGE C VOLATILE PARALLEL UNSAF
 COMMENT ON FUNCTION @extschema@.cv_verify_cached(jsonb, name) IS
     'a JSON roster answered from the cache alone; never calls the API';
 
--- A "YYYY-MM-DD" text as a date; NULL for anything else, an impossible day
--- (2031-02-30) or year 0 included, so that an answer the API got wrong cannot
--- make the views that read the history's payloads fail. ASCII digits only:
--- \d also matches other scripts' digits under some collations.
+-- A "YYYY-MM-DD" text (with a time after a "T" or a space, as the library
+-- reads an answer's dates) as a date; NULL for anything else, an impossible
+-- day (2031-02-30) or year 0 included, so that an answer the API got wrong
+-- cannot make the views that read the history's payloads fail. ASCII digits
+-- only: \d also matches other scripts' digits under some collations.
 CREATE FUNCTION contractor_verify.iso_date(value text) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -153,7 +154,7 @@ BEGIN ATOMIC
     FROM (SELECT CASE WHEN ok THEN pg_catalog.substr(value, 1, 4)::pg_catalog.int4 END AS y,
                  CASE WHEN ok THEN pg_catalog.substr(value, 6, 2)::pg_catalog.int4 END AS m,
                  CASE WHEN ok THEN pg_catalog.substr(value, 9, 2)::pg_catalog.int4 END AS d
-          FROM (SELECT COALESCE(value OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', false) AS ok) v) p;
+          FROM (SELECT COALESCE(value OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}($|[T ])', false) AS ok) v) p;
 END;
 
 -- Changes between consecutive answers about a license, from the history.

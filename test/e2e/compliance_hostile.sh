@@ -6,7 +6,8 @@
 #   recorded (paid for: in the history and the cache, not set aside), and the
 #   change notification goes out cut short;
 # - an impossible expiration date in an answer (2031-02-30) does not make
-#   license_changes fail;
+#   license_changes fail, and one with a time after it is read as the
+#   library reads it;
 # - a sweep run while an earlier sweep's job still waits or runs, or while
 #   an earlier sweep's transaction is still open, does not submit the same
 #   licenses again (they would be bought twice);
@@ -52,6 +53,7 @@ history_rows() {
 
 "$SIMCTL" license CA 9700002 status=ACTIVE expiration_date=2099-01-01
 "$SIMCTL" license CA 9700003 status=ACTIVE expiration_date=2099-01-01
+"$SIMCTL" license CA 9700004 status=ACTIVE expiration_date=2099-01-01
 q $DB "SELECT count(*) FROM cv_verify_batch(\$\$SELECT i::text, 'CA', (9700000 + i)::text FROM generate_series(1, 20) i\$\$)" >/dev/null
 
 # The accounts' counters.
@@ -95,6 +97,12 @@ q $DB "SELECT count(*) FROM cv_verify('CA', '9700003', max_age => '0')" >/dev/nu
 assert_eq 2 "$(history_rows 9700003 2)" "the history's rows of the license with an impossible date"
 assert_eq "1|" "$(q $DB "SELECT count(*) || '|' || coalesce(max(expiration_to)::text, '') FROM contractor_verify.license_changes WHERE license_number = '9700003'")" \
   "license_changes with an impossible expiration date (one change, no date)"
+# An expiration date with a time, read as the library reads it.
+"$SIMCTL" license CA 9700004 status=ACTIVE expiration_date=2020-01-01T00:00:00Z
+assert_eq "2020-01-01" "$(q $DB "SELECT expiration_date FROM cv_verify('CA', '9700004', max_age => '0')")" "the expiration date with a time, answered"
+assert_eq 2 "$(history_rows 9700004 2)" "the history's rows of the license whose date has a time"
+assert_eq "2099-01-01|2020-01-01|t|f" "$(q $DB "SELECT concat_ws('|', expiration_from, expiration_to, compliant_from, compliant_to) FROM contractor_verify.license_changes WHERE license_number = '9700004'")" \
+  "license_changes of the date with a time: expiration and compliance from -> to"
 
 # Two sweeps, the first one's job still running.
 q $DB "CREATE TABLE contractors AS SELECT 'c' || i AS id, 'CA' AS state, (9710000 + i)::text AS license_no FROM generate_series(1, 40) i" >/dev/null
