@@ -76,7 +76,8 @@ constexpr const char* kCancelSql =
 constexpr const char* kNextJobSql =
     "SELECT j.id, j.submitted_by::pg_catalog.text, j.server_name,"
     "  (pg_catalog.date_part('epoch', j.max_age) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8,"
-    "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs"
+    "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs,"
+    "  (pg_catalog.date_part('epoch', j.created_at) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
     " FROM contractor_verify.job_queue j"
     " WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
     " ORDER BY j.id LIMIT 1";
@@ -342,6 +343,7 @@ std::optional<JobRow> next_job(const ExtensionCatalog& catalog) {
             j.lookups_needed = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
             j.lookups_done = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
             j.runs = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
+            j.created_ms = DatumGetInt64(SPI_getbinval(t, d, 11, &isnull));
         });
         out = std::move(j);
     });

@@ -31,6 +31,7 @@ struct JobRow {
     std::int64_t lookups_needed = 0;  // expected to be bought (at submit)
     std::int64_t lookups_done = 0;    // bought so far
     int runs = 0;                     // times a worker started it before
+    std::int64_t created_ms = 0;      // when it was submitted (Unix ms)
 };
 
 // Where a job's counters stand after a chunk.

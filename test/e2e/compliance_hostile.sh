@@ -10,7 +10,8 @@
 #   library reads it;
 # - a sweep run while an earlier sweep's job still waits or runs, or while
 #   an earlier sweep's transaction is still open, does not submit the same
-#   licenses again (they would be bought twice);
+#   licenses again (they would be bought twice), and a sweep's job takes
+#   the answers a batch bought after the sweep instead of buying them again;
 # - cv_verify_cached is not counted as lookups the cache saved.
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_compliance_hostile
@@ -144,3 +145,22 @@ for j in $(q $DB "SELECT job_id FROM contractor_verify.jobs WHERE job_status IN 
 done
 sleep 0.5
 assert_eq 40 "$(lookups)" "lookups bought for the 40 licenses of two sweeps at once"
+
+# A batch buys a sweep's licenses while the sweep's job waits behind another
+# job: the sweep's job takes those answers and does not buy them again.
+q $DB "CREATE TABLE contractors3 AS SELECT 'e' || i AS id, 'CA' AS state, (9740000 + i)::text AS license_no FROM generate_series(1, 30) i" >/dev/null
+"$SIMCTL" reset
+"$SIMCTL" fault slow ms=4000
+ahead=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'a', 'CA', '9749999'\$\$, max_age => '0')")
+for _ in $(seq 1 100); do "$SIMCTL" counters | grep -q '"in_flight":1' && break; sleep 0.1; done
+"$SIMCTL" counters | grep -q '"in_flight":1' || fail "the job ahead did not start its call"
+sweep_job=$(q $DB "SELECT job_id FROM cv_sweep(\$\$SELECT id, state, license_no FROM contractors3\$\$)")
+[ -n "$sweep_job" ] || fail "the sweep submitted no job"
+assert_eq 30 "$(q $DB "SELECT count(*) FROM cv_verify_batch(\$\$SELECT id, state, license_no FROM contractors3\$\$, max_age => '0')")" \
+  "the batch beside the waiting sweep job"
+assert_eq completed "$(wait_job $DB "$ahead" 60)" "the job ahead"
+assert_eq completed "$(wait_job $DB "$sweep_job" 60)" "the sweep's job"
+assert_eq "0|30" "$(q $DB "SELECT lookups_done || '|' || answered_from_cache FROM cv_job_status($sweep_job)")" \
+  "the sweep's job: bought, answered from the cache"
+sleep 0.5
+assert_eq 31 "$(lookups)" "lookups bought (the job ahead's one, the batch's 30)"
