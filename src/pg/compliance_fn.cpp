@@ -23,11 +23,15 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/lsyscache.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 }
@@ -158,6 +162,22 @@ Datum cv_review_resolve(PG_FUNCTION_ARGS) {
 
 Datum cv_account_counters(PG_FUNCTION_ARGS) {
     return cv::pg::guard([&] {
+        // The accounts (URLs, key fingerprints) and their counts are what the
+        // usage view and the history show: only to roles that may read one
+        // of them (every role has USAGE on the schema, so EXECUTE alone would
+        // show them to all).
+        const cv::pg::ExtensionCatalog& catalog = cv::pg::extension_catalog();
+        const bool may_read = cv::pg::pg_value([&] {
+            const Oid me = GetUserId();
+            const Oid usage = get_relname_relid("usage", catalog.data_schema);
+            return pg_class_aclcheck(catalog.history, me, ACL_SELECT) == ACLCHECK_OK ||
+                   (OidIsValid(usage) && get_rel_relkind(usage) == RELKIND_VIEW &&
+                    pg_class_aclcheck(usage, me, ACL_SELECT) == ACLCHECK_OK);
+        });
+        if (!may_read)
+            throw Error(ErrorKind::PermissionDenied, "permission denied for function account_counters",
+                        "It shows what contractor_verify.usage shows: GRANT SELECT ON contractor_verify.usage "
+                        "to the roles that may read the usage.");
         cv::pg::MaterializedResult out = cv::pg::begin_materialized(fcinfo);
         cv::pg::SharedState* s = cv::pg::shared_state();
         if (s == nullptr) return (Datum)0;
@@ -180,7 +200,6 @@ Datum cv_account_counters(PG_FUNCTION_ARGS) {
                                 slot.quota_limit});
             }
         }
-        const cv::pg::ExtensionCatalog& catalog = cv::pg::extension_catalog();
         std::vector<bool> known(rows.size(), false);
         cv::pg::with_owner_spi(catalog.owner, [&] {
             Oid types[2] = {TEXTOID, TEXTOID};

@@ -93,7 +93,7 @@ class JobRun {
 public:
     JobRun(const JobRow& job, ServerContext ctx, TupleDesc desc, std::int64_t pending)
         : job(job), ctx(std::move(ctx)), desc(desc), pending_at_start(pending), claims(this->ctx.settings.url),
-          started_ms(unix_now_ms()), log(std::make_unique<core::StartLog>()) {
+          answered_since_ms(std::min(job.created_ms, unix_now_ms())), log(std::make_unique<core::StartLog>()) {
         target.server_name = this->ctx.server_name;
         target.role_name = this->ctx.role_name;
         target.api_url = this->ctx.settings.url;
@@ -135,7 +135,10 @@ public:
     std::int64_t in_calls = 0;
     std::size_t deferred_count = 0;   // held back: another session is buying them
     InflightClaims claims;
-    std::int64_t started_ms;
+    // An answer recorded after the job was submitted is fresh for it, even
+    // with max_age 0: bought for it or beside it (by a batch, say) once the
+    // job was asked for, buying it again would pay twice.
+    std::int64_t answered_since_ms;
     core::BatchStats stats;
     std::unique_ptr<core::StartLog> log;
     // Why the job stops before its end: cancelled, or a failure to report.
@@ -169,7 +172,7 @@ public:
                 CachedRow row;
                 reader.probe(run_.ctx.settings.url, item.state, item.license_number, row);
                 const auto verdict = core::classify_cached(row.head(), unix_now_ms(), run_.ctx.settings,
-                                                           run_.job.max_age_ms, run_.started_ms);
+                                                           run_.job.max_age_ms, run_.answered_since_ms);
                 if (verdict == core::CacheVerdict::Miss) return false;
                 nos.push_back(lookup_no(item.lookup_id));
                 cached.push_back(builder.cached(row, verdict));

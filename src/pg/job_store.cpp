@@ -85,7 +85,8 @@ constexpr const char* kNextJobSql =
     "SELECT j.id, j.submitted_by::pg_catalog.text, j.server_name,"
     "  (pg_catalog.date_part('epoch', j.max_age) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8,"
     "  j.status, j.calls, j.rate_limited, j.lookups_needed, j.lookups_done, j.runs,"
-    "  COALESCE(contractor_verify.job_owner(j.submitted_by, j.submitter, j.submitter_cluster), 0)"
+    "  COALESCE(contractor_verify.job_owner(j.submitted_by, j.submitter, j.submitter_cluster), 0),"
+    "  (pg_catalog.date_part('epoch', j.created_at) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
     " FROM contractor_verify.job_queue j"
     " WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
     " ORDER BY j.id LIMIT 1";
@@ -353,6 +354,7 @@ std::optional<JobRow> next_job(const ExtensionCatalog& catalog) {
             j.lookups_done = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
             j.runs = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
             j.owner = DatumGetObjectId(SPI_getbinval(t, d, 11, &isnull));
+            j.created_ms = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
         });
         out = std::move(j);
     });

@@ -32,6 +32,7 @@ struct JobRow {
     std::int64_t lookups_done = 0;    // bought so far
     int runs = 0;                     // times a worker started it before
     Oid owner = InvalidOid;           // the submitting role (contractor_verify.job_owner); invalid once gone
+    std::int64_t created_ms = 0;      // when it was submitted (Unix ms)
 };
 
 // Where a job's counters stand after a chunk.

@@ -175,7 +175,8 @@ std::int64_t LookupSet::answer_from_cache(const std::vector<core::LookupItem>& l
         }
     }
     pg_call([&] { MemoryContextDelete(planning); });
-    count_cache_answers(ctx_, answered);
+    // Reading the cache for its own sake (cache only) saves no lookup.
+    if (!any_age) count_cache_answers(ctx_, answered);
     return answered;
 }
 

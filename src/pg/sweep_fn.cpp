@@ -41,13 +41,21 @@ namespace {
 using cv::core::Error;
 using cv::core::ErrorKind;
 
-// Each distinct license's verdict, most urgent first.
+// Each distinct license's verdict, most urgent first. A license still
+// waiting in an unfinished job of the API (an earlier sweep's, say) is not
+// due again: that job buys it, and a second job would buy it once more.
 constexpr const char* kDueSql =
-    "SELECT k.i, d.due_at OPERATOR(pg_catalog.<=) pg_catalog.now() AS due, d.due_at IS NULL AS in_review"
+    "SELECT k.i, d.due_at OPERATOR(pg_catalog.<=) pg_catalog.now() AS due, d.due_at IS NULL AS in_review,"
+    "  w.state IS NOT NULL AS waiting"
     " FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), pg_catalog.unnest($2::pg_catalog.text[]),"
     "  pg_catalog.unnest($3::pg_catalog.text[])) AS k(i, state, license_number)"
     " LEFT JOIN contractor_verify.license_cache c ON c.api_url OPERATOR(pg_catalog.=) $4"
     "  AND c.state OPERATOR(pg_catalog.=) k.state AND c.license_number OPERATOR(pg_catalog.=) k.license_number"
+    " LEFT JOIN (SELECT DISTINCT l.state, l.license_number FROM contractor_verify.job_lookups l"
+    "   JOIN contractor_verify.job_queue j ON j.id OPERATOR(pg_catalog.=) l.job_id"
+    "   WHERE j.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'processing'])"
+    "     AND j.api_url OPERATOR(pg_catalog.=) $4 AND l.answered_at IS NULL AND l.license_number IS NOT NULL) w"
+    "  ON w.state OPERATOR(pg_catalog.=) k.state AND w.license_number OPERATOR(pg_catalog.=) k.license_number"
     " CROSS JOIN LATERAL contractor_verify.reverify_due(c.outcome, c.license_status, c.expiration_date,"
     "  c.fetched_at, c.last_attempt_at, c.last_error_code, c.consecutive_timeouts, c.next_attempt_at,"
     "  COALESCE(c.needs_review, false), $5, $6, $7, $8, $9) AS d"
@@ -67,9 +75,21 @@ struct Verdicts {
     std::int64_t not_due = 0, in_review = 0;
 };
 
+// One sweep at a time, until its transaction ends: a sweep then sees the job
+// an earlier one queued (its statements read what committed before them) and
+// leaves that job's licenses to it. Only the owner can take this lock, so no
+// other role can hold sweeps back with it.
+constexpr const char* kLockSql = "LOCK TABLE contractor_verify.sweeps IN SHARE ROW EXCLUSIVE MODE";
+
 Verdicts classify(const cv::pg::ExtensionCatalog& catalog, const cv::pg::ServerContext& ctx,
                   const cv::pg::Roster& roster) {
     Verdicts v;
+    cv::pg::with_owner_spi(catalog.owner, [&] {
+        cv::pg::pg_call([&] {
+            if (SPI_execute(kLockSql, false, 0) != SPI_OK_UTILITY)
+                elog(ERROR, "contractor_verify: could not lock the sweeps");
+        });
+    });
     cv::pg::ArrayBuilder index(INT4OID), state(TEXTOID), number(TEXTOID);
     const auto& lookups = roster.lookups();
     for (std::size_t i = 0; i < lookups.size(); ++i) {
@@ -87,8 +107,10 @@ Verdicts classify(const cv::pg::ExtensionCatalog& catalog, const cv::pg::ServerC
         Datum values[9] = {index.datum(), state.datum(), number.datum(), cv::pg::utf8_text(ctx.settings.url),
                            cv::pg::interval_datum(p.within_30d.count()), cv::pg::interval_datum(p.within_90d.count()), cv::pg::interval_datum(p.not_active.count()),
                            cv::pg::interval_datum(p.not_found.count()), cv::pg::interval_datum(p.otherwise.count())};
-        for (const auto& row : cv::pg::run_rows(plan, values, nullptr, {true, true, true})) {
-            if (DatumGetBool(row[1]))
+        for (const auto& row : cv::pg::run_rows(plan, values, nullptr, {true, true, true, true})) {
+            if (DatumGetBool(row[3]))
+                ++v.not_due;  // already waiting in a job
+            else if (DatumGetBool(row[1]))
                 v.due.push_back(static_cast<std::size_t>(DatumGetInt32(row[0])));
             else if (DatumGetBool(row[2]))
                 ++v.in_review;

@@ -105,7 +105,7 @@ CREATE TABLE contractor_verify.sweeps (
     submitted        bigint NOT NULL,   -- looked up by the sweep's job
     left_for_budget  bigint NOT NULL,   -- due, left for the next run by the budget
     left_for_quota   bigint NOT NULL,   -- due, left for the next run by the monthly quota
-    not_due          bigint NOT NULL,
+    not_due          bigint NOT NULL,   -- not due now, or already waiting in an unfinished job
     in_review        bigint NOT NULL,   -- waiting for a person, never swept
     skipped_rows     bigint NOT NULL,   -- rows that cannot be looked up or name-only rows
     job_id           bigint             -- NULL when nothing was due
@@ -135,14 +135,34 @@ AS 'MODULE_PATHNAME', 'cv_verify_cached_json' LANGUAGE C VOLATILE PARALLEL UNSAF
 COMMENT ON FUNCTION @extschema@.cv_verify_cached(jsonb, name) IS
     'a JSON roster answered from the cache alone; never calls the API';
 
+-- A "YYYY-MM-DD" text (with a time after a "T" or a space, as the library
+-- reads an answer's dates) as a date; NULL for anything else, an impossible
+-- day (2031-02-30) or year 0 included, so that an answer the API got wrong
+-- cannot make the views that read the history's payloads fail. ASCII digits
+-- only: \d also matches other scripts' digits under some collations.
+CREATE FUNCTION contractor_verify.iso_date(value text) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE
+               WHEN p.y IS NULL OR p.y OPERATOR(pg_catalog.<) 1 OR p.m OPERATOR(pg_catalog.<) 1
+                    OR p.m OPERATOR(pg_catalog.>) 12 OR p.d OPERATOR(pg_catalog.<) 1 OR p.d OPERATOR(pg_catalog.>) 31 THEN NULL
+               WHEN (pg_catalog.make_date(p.y, p.m, 1) OPERATOR(pg_catalog.+) (p.d OPERATOR(pg_catalog.-) 1))
+                    OPERATOR(pg_catalog.>=) CASE WHEN p.m OPERATOR(pg_catalog.=) 12 THEN pg_catalog.make_date(p.y OPERATOR(pg_catalog.+) 1, 1, 1)
+                                                 ELSE pg_catalog.make_date(p.y, p.m OPERATOR(pg_catalog.+) 1, 1) END THEN NULL
+               ELSE pg_catalog.make_date(p.y, p.m, p.d)
+           END
+    FROM (SELECT CASE WHEN ok THEN pg_catalog.substr(value, 1, 4)::pg_catalog.int4 END AS y,
+                 CASE WHEN ok THEN pg_catalog.substr(value, 6, 2)::pg_catalog.int4 END AS m,
+                 CASE WHEN ok THEN pg_catalog.substr(value, 9, 2)::pg_catalog.int4 END AS d
+          FROM (SELECT COALESCE(value OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}($|[T ])', false) AS ok) v) p;
+END;
+
 -- Changes between consecutive answers about a license, from the history.
 CREATE VIEW contractor_verify.license_changes AS
 WITH answers AS (
     SELECT h.id, h.api_url, h.state, h.license_number, h.observed_at, h.outcome, h.license_status,
-           CASE WHEN h.payload OPERATOR(pg_catalog.?) 'expiration_date'
-                     AND pg_catalog.jsonb_typeof(h.payload OPERATOR(pg_catalog.->) 'expiration_date') OPERATOR(pg_catalog.=) 'string'
-                     AND (h.payload OPERATOR(pg_catalog.->>) 'expiration_date') OPERATOR(pg_catalog.~) '^\d{4}-\d{2}-\d{2}$'
-                THEN (h.payload OPERATOR(pg_catalog.->>) 'expiration_date')::pg_catalog.date END AS expiration_date,
+           CASE WHEN pg_catalog.jsonb_typeof(h.payload OPERATOR(pg_catalog.->) 'expiration_date') OPERATOR(pg_catalog.=) 'string'
+                THEN contractor_verify.iso_date(h.payload OPERATOR(pg_catalog.->>) 'expiration_date') END AS expiration_date,
            CASE WHEN pg_catalog.jsonb_typeof(h.payload OPERATOR(pg_catalog.->) 'disciplinary_actions') OPERATOR(pg_catalog.=) 'array'
                 THEN pg_catalog.jsonb_array_length(h.payload OPERATOR(pg_catalog.->) 'disciplinary_actions') ELSE 0 END AS disciplinary_actions
     FROM contractor_verify.verification_history h
@@ -185,15 +205,29 @@ COMMENT ON VIEW contractor_verify.license_changes IS
 
 -- A NOTIFY on contractor_verify_license_changes when a license leaves ACTIVE
 -- or stops being compliant, sent when the recording transaction commits.
+-- NOTIFY refuses a payload of 8000 bytes or more, and that error would undo
+-- the recording of answers already paid for: values the API chose (a status
+-- of any length) or a long URL are cut short then, and the payload says so.
 CREATE FUNCTION contractor_verify.notify_license_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM pg_catalog.pg_notify('contractor_verify_license_changes', pg_catalog.json_build_object(
+DECLARE
+    payload text := pg_catalog.json_build_object(
         'state', NEW.state, 'license_number', NEW.license_number,
         'old_status', OLD.license_status, 'new_status', NEW.license_status,
         'old_compliant', contractor_verify.is_compliant(OLD.license_status, OLD.expiration_date),
         'new_compliant', contractor_verify.is_compliant(NEW.license_status, NEW.expiration_date),
-        'outcome', NEW.outcome, 'api_url', NEW.api_url)::text);
+        'outcome', NEW.outcome, 'api_url', NEW.api_url)::text;
+BEGIN
+    IF pg_catalog.octet_length(payload) OPERATOR(pg_catalog.>=) 8000 THEN
+        payload := pg_catalog.json_build_object(
+            'state', pg_catalog.left(NEW.state, 100), 'license_number', pg_catalog.left(NEW.license_number, 100),
+            'old_status', pg_catalog.left(OLD.license_status, 100), 'new_status', pg_catalog.left(NEW.license_status, 100),
+            'old_compliant', contractor_verify.is_compliant(OLD.license_status, OLD.expiration_date),
+            'new_compliant', contractor_verify.is_compliant(NEW.license_status, NEW.expiration_date),
+            'outcome', pg_catalog.left(NEW.outcome, 100), 'api_url', pg_catalog.left(NEW.api_url, 500),
+            'truncated', true)::text;
+    END IF;
+    PERFORM pg_catalog.pg_notify('contractor_verify_license_changes', payload);
     RETURN NULL;
 END $$;
 CREATE TRIGGER notify_license_change AFTER UPDATE ON contractor_verify.license_cache
