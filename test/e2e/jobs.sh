@@ -11,7 +11,7 @@ LISTENER=""
 cleanup() {
   [ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
   stop_own_simulator
-  rm -f /tmp/cv_jobs_listen.out /tmp/cv_jobs_mixed_*.out
+  rm -f $E2E_TMP/cv_jobs_listen.out $E2E_TMP/cv_jobs_mixed_*.out
   drop_db $DB
 }
 trap cleanup EXIT
@@ -30,7 +30,7 @@ q $DB "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '20', ADD ma
 
 # A session listening on the documented channel.
 ( echo "LISTEN contractor_verify_jobs;"; for _ in $(seq 1 400); do echo "SELECT 1;"; sleep 0.25; done ) |
-  psql -X -q -At -d $DB >/tmp/cv_jobs_listen.out 2>&1 &
+  psql -X -q -At -d $DB >$E2E_TMP/cv_jobs_listen.out 2>&1 &
 LISTENER=$!
 sleep 0.5
 
@@ -66,9 +66,9 @@ assert_eq "3000|3000|3000|0" \
 verdict=$(q $DB "SELECT format('%s s off over %s s', round(abs(extract(epoch FROM '$estimate'::timestamptz - completed_at))::numeric, 1), round(extract(epoch FROM completed_at - created_at)::numeric, 1)) || '|' || (abs(extract(epoch FROM '$estimate'::timestamptz - completed_at)) <= 0.2 * extract(epoch FROM completed_at - created_at)) FROM contractor_verify.jobs WHERE job_id = $job")
 echo "estimate: ${verdict%|*}"
 assert_eq true "${verdict#*|}" "the estimate read at $fraction is within 20% of the job's duration"
-for _ in $(seq 1 20); do grep -q "\"job_id\":$job,\"status\":\"completed\"" /tmp/cv_jobs_listen.out && break; sleep 0.25; done
-grep -q "Asynchronous notification \"contractor_verify_jobs\" with payload \"{\"job_id\":$job,\"status\":\"completed\"}\"" /tmp/cv_jobs_listen.out \
-  || fail "no NOTIFY for job $job: $(cat /tmp/cv_jobs_listen.out)"
+for _ in $(seq 1 20); do grep -q "\"job_id\":$job,\"status\":\"completed\"" $E2E_TMP/cv_jobs_listen.out && break; sleep 0.25; done
+grep -q "Asynchronous notification \"contractor_verify_jobs\" with payload \"{\"job_id\":$job,\"status\":\"completed\"}\"" $E2E_TMP/cv_jobs_listen.out \
+  || fail "no NOTIFY for job $job: $(cat $E2E_TMP/cv_jobs_listen.out)"
 pass "the listening session got the NOTIFY {\"job_id\":$job,\"status\":\"completed\"}"
 kill "$LISTENER" 2>/dev/null; LISTENER=""
 
@@ -84,15 +84,15 @@ assert_eq 0 "$(lookups)" "lookups charged by the rerun"
 "$SIMCTL" config rate_limit=4 rate_window_ms=2000 rate_mode=fixed verify_rate_limit=4 latency_ms=50
 q $DB "ALTER SERVER contractor_verify OPTIONS (SET calls_per_minute '4', ADD rate_window '2s', ADD single_calls_per_minute '4', SET max_concurrent_calls '2')" >/dev/null
 mixed=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'j' || i, 'CA', (6100000 + i)::text FROM generate_series(1, 1200) i\$\$)")
-psql -X -q -At -d $DB -c "SELECT count(*) FILTER (WHERE error_code IS NULL OR error_code = 'NOT_FOUND') FROM cv_verify_batch(\$\$SELECT 'b' || i, 'CA', (6200000 + i)::text FROM generate_series(1, 800) i\$\$)" >/tmp/cv_jobs_mixed_batch.out 2>&1 &
+psql -X -q -At -d $DB -c "SELECT count(*) FILTER (WHERE error_code IS NULL OR error_code = 'NOT_FOUND') FROM cv_verify_batch(\$\$SELECT 'b' || i, 'CA', (6200000 + i)::text FROM generate_series(1, 800) i\$\$)" >$E2E_TMP/cv_jobs_mixed_batch.out 2>&1 &
 batch=$!
-psql -X -q -At -d $DB -c "SELECT count(*) FILTER (WHERE (v).error_code IS NULL OR (v).error_code = 'NOT_FOUND') FROM (SELECT cv_verify('CA', (6300000 + i)::text) AS v FROM generate_series(1, 16) i) s" >/tmp/cv_jobs_mixed_single.out 2>&1 &
+psql -X -q -At -d $DB -c "SELECT count(*) FILTER (WHERE (v).error_code IS NULL OR (v).error_code = 'NOT_FOUND') FROM (SELECT cv_verify('CA', (6300000 + i)::text) AS v FROM generate_series(1, 16) i) s" >$E2E_TMP/cv_jobs_mixed_single.out 2>&1 &
 single=$!
-wait "$batch" || fail "the batch failed: $(cat /tmp/cv_jobs_mixed_batch.out)"
-wait "$single" || fail "the single lookups failed: $(cat /tmp/cv_jobs_mixed_single.out)"
+wait "$batch" || fail "the batch failed: $(cat $E2E_TMP/cv_jobs_mixed_batch.out)"
+wait "$single" || fail "the single lookups failed: $(cat $E2E_TMP/cv_jobs_mixed_single.out)"
 assert_eq completed "$(wait_job $DB "$mixed" 120)" "the job beside a batch and single lookups"
-assert_eq 800 "$(cat /tmp/cv_jobs_mixed_batch.out)" "the batch's answered rows"
-assert_eq 16 "$(cat /tmp/cv_jobs_mixed_single.out)" "the single lookups' answers"
+assert_eq 800 "$(cat $E2E_TMP/cv_jobs_mixed_batch.out)" "the batch's answered rows"
+assert_eq 16 "$(cat $E2E_TMP/cv_jobs_mixed_single.out)" "the single lookups' answers"
 assert_eq "1200|0" "$(q $DB "SELECT processed_entities || '|' || failed_entities FROM cv_job_status($mixed)")" "the job's processed and failed rows"
 assert_eq 0 "$(counter rate_limited)" "429s with a job, a batch and single lookups at once"
 most=$(counter max_batch_calls_in_window)

@@ -13,7 +13,7 @@ DB=cv_e2e_jobs_quota_inflight
 LOCKER=""
 cleanup() {
   [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
-  rm -f /tmp/cv_quota_inflight_*.out
+  rm -f $E2E_TMP/cv_quota_inflight_*.out
   stop_own_simulator
   drop_db $DB
 }
@@ -32,13 +32,13 @@ q $DB "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD 
 "$SIMCTL" config latency_ms=400
 psql -X -q -At -d $DB -c "BEGIN" \
   -c "SELECT cv_job_submit(\$\$SELECT 'a' || i, 'CA', (8000000 + i)::text FROM generate_series(1, 400) i\$\$)" \
-  -c "SELECT pg_sleep(2)" -c "COMMIT" >/tmp/cv_quota_inflight_a.out 2>&1 &
+  -c "SELECT pg_sleep(2)" -c "COMMIT" >$E2E_TMP/cv_quota_inflight_a.out 2>&1 &
 APID=$!
 sleep 0.7
 b=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'b' || i, 'CA', (8100000 + i)::text FROM generate_series(1, 400) i\$\$)")
 wait $APID
-a=$(head -1 /tmp/cv_quota_inflight_a.out)
-[[ $a =~ ^[0-9]+$ ]] || fail "the first submit: $(cat /tmp/cv_quota_inflight_a.out)"
+a=$(head -1 $E2E_TMP/cv_quota_inflight_a.out)
+[[ $a =~ ^[0-9]+$ ]] || fail "the first submit: $(cat $E2E_TMP/cv_quota_inflight_a.out)"
 pass "two jobs of 400 lookups each accepted under a quota of 500 (overlapping submits)"
 sa=$(wait_job $DB "$a" 90)
 sb=$(wait_job $DB "$b" 90)
@@ -58,7 +58,7 @@ LOCKER=$!
 sleep 0.3
 PGAPPNAME=cv_quota_inflight_victim psql -X -q -At -d $DB \
   -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'v' || i, 'CA', (8200000 + i)::text FROM generate_series(1, 300) i\$\$)" \
-  >/tmp/cv_quota_inflight_v.out 2>&1 &
+  >$E2E_TMP/cv_quota_inflight_v.out 2>&1 &
 VPID=$!
 for _ in $(seq 1 50); do [ "$(lookups)" -ge 50 ] && break; sleep 0.05; done
 sleep 0.5

@@ -43,7 +43,7 @@ q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (DROP max_retries)" >/dev/
 "$SIMCTL" config latency_ms=700
 q cv_e2e_paid "ALTER SERVER contractor_verify OPTIONS (SET max_concurrent_calls '1')" >/dev/null
 psql -X -At -d cv_e2e_paid -c "SET application_name = 'cv_e2e_paid_victim'" \
-  -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (333000 + i)::text FROM generate_series(1, 500) i\$\$)" >/tmp/cv_paid.out 2>&1 &
+  -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (333000 + i)::text FROM generate_series(1, 500) i\$\$)" >$E2E_TMP/cv_paid.out 2>&1 &
 victim=$!
 done_before=0
 for _ in $(seq 1 100); do
@@ -54,7 +54,7 @@ done
 [ "$done_before" -ge 200 ] || fail "the batch never got two chunks done"
 q cv_e2e_paid "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cv_e2e_paid_victim'" >/dev/null
 wait "$victim" || true
-grep -q "canceling statement" /tmp/cv_paid.out || fail "the batch was not cancelled: $(cat /tmp/cv_paid.out)"
+grep -q "canceling statement" $E2E_TMP/cv_paid.out || fail "the batch was not cancelled: $(cat $E2E_TMP/cv_paid.out)"
 paid=$(lookups)
 kept=$(q cv_e2e_paid "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN 333001 AND 333500")
 [ "$kept" -ge "$done_before" ] || fail "kept $kept answers, but $done_before had arrived before the cancel"
@@ -97,7 +97,7 @@ assert_eq "STATE_TIMEOUT" "$(q cv_e2e_paid "SELECT error_code FROM cv_verify('LA
 assert_eq 1 "$("$SIMCTL" counters | sed -E 's/.*"LA:80001":([0-9]+).*/\1/')" "calls for the timed-out license"
 q cv_e2e_paid "SELECT error_code FROM cv_verify('LA', '80001', max_age => '0')" >/dev/null
 assert_eq 2 "$("$SIMCTL" counters | sed -E 's/.*"LA:80001":([0-9]+).*/\1/')" "calls after max_age => 0"
-rm -f /tmp/cv_paid.out
+rm -f $E2E_TMP/cv_paid.out
 
 # An answer the worker cannot record (here a constraint refuses one license's
 # history row) is set aside with a WARNING, visible in

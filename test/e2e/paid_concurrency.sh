@@ -4,7 +4,7 @@
 # short transactions of its own, and a lookup in flight anywhere is waited for
 # instead of bought again (single flight).
 source "$(dirname "$0")/lib/e2e.sh"
-trap 'rm -f "${fifo:-}" /tmp/cv_conc_*.out /tmp/cv_conc_deadlocks; drop_db cv_e2e_conc' EXIT
+trap 'rm -f "${fifo:-}" $E2E_TMP/cv_conc_*.out $E2E_TMP/cv_conc_deadlocks; drop_db cv_e2e_conc' EXIT
 fresh_db cv_e2e_conc
 q cv_e2e_conc "ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000', ADD max_concurrent_calls '2')" >/dev/null
 lookups() { "$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/'; }
@@ -16,12 +16,12 @@ max_per_license() { "$SIMCTL" counters | python3 -c 'import json,sys; c=json.loa
 "$SIMCTL" reset
 "$SIMCTL" config latency_ms=100
 fifo=$(mktemp -u /tmp/cv_conc.XXXXXX); mkfifo "$fifo"
-psql -X -q -At -d cv_e2e_conc <"$fifo" >/tmp/cv_conc_a.out 2>&1 &
+psql -X -q -At -d cv_e2e_conc <"$fifo" >$E2E_TMP/cv_conc_a.out 2>&1 &
 holder=$!
 exec 7>"$fifo"
 echo "BEGIN; SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'a' || i, 'CA', (340000 + i)::text FROM generate_series(1, 300) i\$\$); SELECT 'batch A done';" >&7
-for _ in $(seq 1 200); do grep -q "batch A done" /tmp/cv_conc_a.out 2>/dev/null && break; sleep 0.05; done
-grep -q "batch A done" /tmp/cv_conc_a.out || fail "batch A did not finish: $(cat /tmp/cv_conc_a.out)"
+for _ in $(seq 1 200); do grep -q "batch A done" $E2E_TMP/cv_conc_a.out 2>/dev/null && break; sleep 0.05; done
+grep -q "batch A done" $E2E_TMP/cv_conc_a.out || fail "batch A did not finish: $(cat $E2E_TMP/cv_conc_a.out)"
 t0=$(now_ms)
 single=$(psql -X -q -At -d cv_e2e_conc -c "SET lock_timeout = '3s'" -c "SELECT from_cache FROM cv_verify('CA', '340007')")
 t1=$(now_ms)
@@ -32,7 +32,7 @@ assert_eq "300,150" "$b" "an overlapping batch beside the open transaction (rows
 echo "ROLLBACK;" >&7
 exec 7>&-
 wait "$holder"
-rm -f "$fifo" /tmp/cv_conc_a.out
+rm -f "$fifo" $E2E_TMP/cv_conc_a.out
 assert_eq 450 "$(lookups)" "lookups charged (distinct licenses)"
 assert_eq 450 "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN 340001 AND 340450")" "answers kept after the open transaction rolled back"
 
@@ -46,31 +46,31 @@ for round in 1 2 3 4 5; do
   pids=()
   for s in 1 2 3 4; do
     # Session s takes 300 of the round's 400 licenses, each in its own order.
-    psql -X -q -At -d cv_e2e_conc -c "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE error_code IN ('CALL_FAILED', 'MISSING_RESULT', 'MALFORMED_RESULT', 'NO_RESULT')) || ' errors' FROM cv_verify_batch(\$\$SELECT 's$s-' || k, 'CA', ($base + k)::text FROM generate_series(1, 400) k WHERE (k + $s * 100) % 400 >= 100 ORDER BY md5('$s' || k)\$\$)" >"/tmp/cv_conc_$s.out" 2>&1 &
+    psql -X -q -At -d cv_e2e_conc -c "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE error_code IN ('CALL_FAILED', 'MISSING_RESULT', 'MALFORMED_RESULT', 'NO_RESULT')) || ' errors' FROM cv_verify_batch(\$\$SELECT 's$s-' || k, 'CA', ($base + k)::text FROM generate_series(1, 400) k WHERE (k + $s * 100) % 400 >= 100 ORDER BY md5('$s' || k)\$\$)" >"$E2E_TMP/cv_conc_$s.out" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || true; done
   for s in 1 2 3 4; do
-    assert_eq "300 rows, 0 errors" "$(cat /tmp/cv_conc_$s.out)" "round $round, session $s"
-    rm -f "/tmp/cv_conc_$s.out"
+    assert_eq "300 rows, 0 errors" "$(cat $E2E_TMP/cv_conc_$s.out)" "round $round, session $s"
+    rm -f "$E2E_TMP/cv_conc_$s.out"
   done
   assert_eq 400 "$(lookups)" "round $round: lookups charged for 400 distinct licenses"
   assert_eq 1 "$(max_per_license)" "round $round: most lookups of any one license"
 done
-grep -c "deadlock detected" "$CV_SERVER_LOG" >/tmp/cv_conc_deadlocks || true
-assert_eq 0 "$(cat /tmp/cv_conc_deadlocks)" "deadlocks in the server log"
-rm -f /tmp/cv_conc_deadlocks
+grep -c "deadlock detected" "$CV_SERVER_LOG" >$E2E_TMP/cv_conc_deadlocks || true
+assert_eq 0 "$(cat $E2E_TMP/cv_conc_deadlocks)" "deadlocks in the server log"
+rm -f $E2E_TMP/cv_conc_deadlocks
 
 # 3. The same license looked up by four sessions at the same moment is bought once.
 "$SIMCTL" reset
 "$SIMCTL" config latency_ms=500
 pids=()
 for s in 1 2 3 4; do
-  psql -X -q -At -d cv_e2e_conc -c "SELECT coalesce(license_status, error_code) FROM cv_verify('CA', '349999')" >"/tmp/cv_conc_$s.out" 2>&1 &
+  psql -X -q -At -d cv_e2e_conc -c "SELECT coalesce(license_status, error_code) FROM cv_verify('CA', '349999')" >"$E2E_TMP/cv_conc_$s.out" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || true; done
-for s in 1 2 3 4; do [ -n "$(cat /tmp/cv_conc_$s.out)" ] || fail "single lookup in session $s: $(cat /tmp/cv_conc_$s.out)"; rm -f "/tmp/cv_conc_$s.out"; done
+for s in 1 2 3 4; do [ -n "$(cat $E2E_TMP/cv_conc_$s.out)" ] || fail "single lookup in session $s: $(cat $E2E_TMP/cv_conc_$s.out)"; rm -f "$E2E_TMP/cv_conc_$s.out"; done
 assert_eq 1 "$(lookups)" "lookups of a license four sessions asked for at once"
 
 # 4. Single lookups go through the cluster-wide limiter: 12 of them under a
@@ -80,11 +80,11 @@ assert_eq 1 "$(lookups)" "lookups of a license four sessions asked for at once"
 q cv_e2e_conc "ALTER SERVER contractor_verify OPTIONS (ADD single_calls_per_minute '5', ADD rate_window '2s')" >/dev/null
 pids=()
 for s in 1 2; do
-  psql -X -q -At -d cv_e2e_conc -c "SELECT count(*) FROM generate_series(1, 6) i, cv_verify('CA', (348000 + $s * 10 + i)::text)" >"/tmp/cv_conc_$s.out" 2>&1 &
+  psql -X -q -At -d cv_e2e_conc -c "SELECT count(*) FROM generate_series(1, 6) i, cv_verify('CA', (348000 + $s * 10 + i)::text)" >"$E2E_TMP/cv_conc_$s.out" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || true; done
-for s in 1 2; do assert_eq 6 "$(cat /tmp/cv_conc_$s.out)" "single lookups in session $s"; rm -f "/tmp/cv_conc_$s.out"; done
+for s in 1 2; do assert_eq 6 "$(cat $E2E_TMP/cv_conc_$s.out)" "single lookups in session $s"; rm -f "$E2E_TMP/cv_conc_$s.out"; done
 c=$("$SIMCTL" counters)
 assert_eq 12 "$(echo "$c" | sed -E 's/.*"verify":([0-9]+).*/\1/')" "single-lookup calls"
 assert_eq 0 "$(echo "$c" | sed -E 's/.*"rate_limited":([0-9]+).*/\1/')" "429s"

@@ -21,7 +21,7 @@ crash_case() {  # crash_case NAME FIRST_LICENSE HOW
   "$SIMCTL" config latency_ms=400
   local roster="\$\$SELECT 'r' || i, 'CA', ($base + i)::text FROM generate_series(1, 1000) i\$\$"
   psql -X -At -d cv_e2e_crash -c "SET application_name = 'cv_e2e_crash_victim'" \
-    -c "SELECT count(*) FROM cv_verify_batch($roster)" >/tmp/cv_crash.out 2>&1 &
+    -c "SELECT count(*) FROM cv_verify_batch($roster)" >$E2E_TMP/cv_crash.out 2>&1 &
   local victim=$!
   local done_before=0
   for _ in $(seq 1 200); do
@@ -54,4 +54,4 @@ crash_case() {  # crash_case NAME FIRST_LICENSE HOW
 
 crash_case "SIGKILL of the backend" 350000 kill
 crash_case "immediate shutdown" 352000 immediate
-rm -f /tmp/cv_crash.out
+rm -f $E2E_TMP/cv_crash.out

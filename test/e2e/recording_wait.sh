@@ -7,7 +7,7 @@ DB=cv_e2e_recording_wait
 LOCKER=""
 cleanup() {
   [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
-  rm -f /tmp/cv_recording_wait.out
+  rm -f $E2E_TMP/cv_recording_wait.out
   stop_own_simulator
   drop_db $DB
 }
@@ -26,7 +26,7 @@ LOCKER=$!
 sleep 0.3
 PGAPPNAME=cv_recording_wait psql -X -q -At -d $DB \
   -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'w' || i, 'CA', (8700000 + i)::text FROM generate_series(1, 200) i\$\$)" \
-  >/tmp/cv_recording_wait.out 2>&1 &
+  >$E2E_TMP/cv_recording_wait.out 2>&1 &
 BPID=$!
 for _ in $(seq 1 100); do [ "$(lookups)" -ge 50 ] && break; sleep 0.05; done
 pid=$(q $DB "SELECT pid FROM pg_stat_activity WHERE application_name = 'cv_recording_wait'")
@@ -42,6 +42,6 @@ echo "CPU used by the waiting batch in 2 s: $used ticks ($ticks_per_second a sec
 pass "the waiting batch sleeps"
 wait $LOCKER || true
 LOCKER=""
-wait $BPID || fail "the batch failed: $(cat /tmp/cv_recording_wait.out)"
-assert_eq 200 "$(cat /tmp/cv_recording_wait.out)" "the batch's rows once the worker goes on"
+wait $BPID || fail "the batch failed: $(cat $E2E_TMP/cv_recording_wait.out)"
+assert_eq 200 "$(cat $E2E_TMP/cv_recording_wait.out)" "the batch's rows once the worker goes on"
 assert_eq 200 "$(lookups)" "lookups bought"

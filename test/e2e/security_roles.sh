@@ -44,7 +44,7 @@ GRANT USAGE ON FOREIGN SERVER contractor_verify TO cv_e2e_alice;
 CREATE USER MAPPING FOR cv_e2e_alice SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
 SQL
 "$SIMCTL" config latency_ms=1500
-PGUSER=cv_e2e_alice psql -X -q -At -d cv_e2e_schema -c "SELECT count(*) FROM cv.cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (700000 + i)::text FROM generate_series(1, 300) i\$\$)" >/tmp/cv_e2e_alice.out 2>&1 &
+PGUSER=cv_e2e_alice psql -X -q -At -d cv_e2e_schema -c "SELECT count(*) FROM cv.cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (700000 + i)::text FROM generate_series(1, 300) i\$\$)" >$E2E_TMP/cv_e2e_alice.out 2>&1 &
 alice=$!
 seen=""
 for _ in $(seq 1 100); do
@@ -61,8 +61,8 @@ mine=$(PGUSER=cv_e2e_alice q cv_e2e_schema "SELECT usename || ',' || records_tot
 assert_eq "cv_e2e_alice,300" "$mine" "alice's own view from another session"
 "$SIMCTL" config latency_ms=0
 wait "$alice"
-assert_eq "300" "$(cat /tmp/cv_e2e_alice.out)" "alice's batch rows"
-rm -f /tmp/cv_e2e_alice.out
+assert_eq "300" "$(cat $E2E_TMP/cv_e2e_alice.out)" "alice's batch rows"
+rm -f $E2E_TMP/cv_e2e_alice.out
 
 # A database in another encoding than UTF8 is refused at CREATE EXTENSION
 # with a hint, instead of failing later on an answer it cannot hold.

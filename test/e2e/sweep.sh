@@ -10,7 +10,7 @@ DB=cv_e2e_sweep
 LISTENER=""
 cleanup() {
   [ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
-  rm -f /tmp/cv_sweep_listen.out
+  rm -f $E2E_TMP/cv_sweep_listen.out
   stop_own_simulator
   drop_db $DB
 }
@@ -80,7 +80,7 @@ assert_eq "20|20" "$(sweep NULL | cut -d'|' -f1-2)" "with the quota lifted, the 
 
 # A status changed at the board is seen on the license's schedule.
 ( echo "LISTEN contractor_verify_license_changes;"; for _ in $(seq 1 240); do echo "SELECT 1;"; sleep 0.25; done ) |
-  psql -X -q -At -d $DB >/tmp/cv_sweep_listen.out 2>&1 &
+  psql -X -q -At -d $DB >$E2E_TMP/cv_sweep_listen.out 2>&1 &
 LISTENER=$!
 "$SIMCTL" license CA 9001500 status=ACTIVE expiration_date=2099-01-01
 assert_eq ACTIVE "$(q $DB "SELECT license_status FROM cv_verify('CA', '9001500', max_age => '0')")" "the license verified ACTIVE"
@@ -93,7 +93,7 @@ assert_eq "SUSPENDED|false" "$(q $DB "SELECT license_status || '|' || compliant 
 assert_eq "ACTIVE|SUSPENDED|t|f" "$(q $DB "SELECT concat_ws('|', status_from, status_to, compliant_from, compliant_to) FROM contractor_verify.license_changes WHERE license_number = '9001500' ORDER BY changed_at DESC LIMIT 1")" "license_changes: status and compliance from -> to"
 # The batch guide's rule: every license that left ACTIVE, as one query.
 assert_eq "9001500" "$(q $DB "SELECT string_agg(license_number, ',') FROM contractor_verify.license_changes WHERE status_from = 'ACTIVE' AND status_to IS DISTINCT FROM 'ACTIVE' AND changed_at > now() - interval '1 hour'")" "licenses that left ACTIVE in the last hour"
-for _ in $(seq 1 20); do grep -q '"license_number" : "9001500"' /tmp/cv_sweep_listen.out && break; sleep 0.25; done
-grep -q 'Asynchronous notification "contractor_verify_license_changes" with payload "{"state" : "CA", "license_number" : "9001500", "old_status" : "ACTIVE", "new_status" : "SUSPENDED", "old_compliant" : true, "new_compliant" : false' /tmp/cv_sweep_listen.out \
-  || fail "no NOTIFY for the status change: $(cat /tmp/cv_sweep_listen.out)"
+for _ in $(seq 1 20); do grep -q '"license_number" : "9001500"' $E2E_TMP/cv_sweep_listen.out && break; sleep 0.25; done
+grep -q 'Asynchronous notification "contractor_verify_license_changes" with payload "{"state" : "CA", "license_number" : "9001500", "old_status" : "ACTIVE", "new_status" : "SUSPENDED", "old_compliant" : true, "new_compliant" : false' $E2E_TMP/cv_sweep_listen.out \
+  || fail "no NOTIFY for the status change: $(cat $E2E_TMP/cv_sweep_listen.out)"
 pass "the listening session got the NOTIFY (ACTIVE -> SUSPENDED, compliant true -> false)"

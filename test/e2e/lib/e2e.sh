@@ -4,6 +4,9 @@ set -euo pipefail
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 SIMCTL="$E2E_ROOT/test/simctl"
+# Scratch files of this script (the test command gives each script its own
+# directory and removes it afterwards).
+E2E_TMP=${E2E_TMP:-$(mktemp -d /tmp/cv_e2e.XXXXXX)}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
