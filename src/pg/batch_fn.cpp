@@ -147,20 +147,13 @@ Datum run(FunctionCallInfo fcinfo, const BatchRequest& request, Load load) {
                                            "NO_RESULT", "no answer was recorded for this record");
             }
         }
-        cv::pg::pg_call([&] {
-            HeapTupleHeader header = DatumGetHeapTupleHeader(result);
-            HeapTupleData tuple;
-            tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-            ItemPointerSetInvalid(&tuple.t_self);
-            tuple.t_tableOid = InvalidOid;
-            tuple.t_data = header;
-            MemoryContext old = MemoryContextSwitchTo(row_memory);
-            heap_deform_tuple(&tuple, out.desc, values, nulls);
-            values[cv::pg::kResId] = r.id;
-            nulls[cv::pg::kResId] = r.id_null;
-            MemoryContextSwitchTo(old);
-            tuplestore_putvalues(out.store, out.desc, values, nulls);
-        });
+        {
+            cv::pg::MemoryScope scope(row_memory);
+            cv::pg::deform_result(result, out.desc, values, nulls);
+        }
+        values[cv::pg::kResId] = r.id;
+        nulls[cv::pg::kResId] = r.id_null;
+        cv::pg::pg_call([&] { tuplestore_putvalues(out.store, out.desc, values, nulls); });
     });
     cv::pg::pg_call([&] { MemoryContextDelete(row_memory); });
     return (Datum)0;

@@ -134,15 +134,7 @@ void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result
               const core::KeyRow& key, Datum* values, bool* nulls) {
     Datum rv[kResultColumnCount];
     bool rn[kResultColumnCount];
-    pg_call([&] {
-        HeapTupleHeader header = DatumGetHeapTupleHeader(result);
-        HeapTupleData tuple;
-        tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-        ItemPointerSetInvalid(&tuple.t_self);
-        tuple.t_tableOid = InvalidOid;
-        tuple.t_data = header;
-        heap_deform_tuple(&tuple, result_desc, rv, rn);
-    });
+    deform_result(result, result_desc, rv, rn);
     const bool invalid = key.lookup < 0;
     const bool by_name = key.kind == core::KeyKind::Name;
     for (int i = 0; i < natts; ++i) {

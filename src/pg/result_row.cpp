@@ -48,6 +48,18 @@ Datum date_datum(const std::string& iso) {
     return DateADTGetDatum(date2j(y, m, d) - POSTGRES_EPOCH_JDATE);
 }
 
+void deform_result(Datum result, TupleDesc desc, Datum* values, bool* nulls) {
+    pg_call([&] {
+        HeapTupleHeader header = DatumGetHeapTupleHeader(result);
+        HeapTupleData tuple;
+        tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+        ItemPointerSetInvalid(&tuple.t_self);
+        tuple.t_tableOid = InvalidOid;
+        tuple.t_data = header;
+        heap_deform_tuple(&tuple, desc, values, nulls);
+    });
+}
+
 Datum interval_datum(std::int64_t ms) {
     return pg_value([&] {
         // Whole days as days, so '7d' reads '7 days'.

@@ -63,6 +63,9 @@ private:
     bool nulls_[kResultColumnCount];
 };
 
+// A cv_result Datum's columns (values point into the result's memory).
+void deform_result(Datum result, TupleDesc desc, Datum* values, bool* nulls);
+
 // A date Datum from a record's "YYYY-MM-DD" (validated by the core).
 Datum date_datum(const std::string& iso);
 
