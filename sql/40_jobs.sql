@@ -31,7 +31,8 @@ SELECT cv_job_submit('[
   {"id": "f", "state": "CA"},
   {"id": 7, "state": "CA", "license_number": "100501"}
 ]'::jsonb, label => 'regress json') AS job \gset
-SELECT job_status, label, total_entities, invalid_entities, lookups_total, lookups_needed
+SELECT job_status IN ('queued', 'processing', 'completed') AS submitted, label, total_entities,
+       invalid_entities, lookups_total, lookups_needed
 FROM cv_job_status(:job);
 SELECT pg_temp.wait_job(:job);
 SELECT job_status, total_entities, processed_entities, completed_entities, failed_entities,
