@@ -57,8 +57,9 @@ for t in "$CV_ROOT"/test/e2e/*.sh; do
   name=$(basename "$t" .sh)
   log "e2e $name"
   export E2E_TMP; E2E_TMP=$(mktemp -d /tmp/cv_e2e.XXXXXX)
+  started=$SECONDS
   if bash "$t" >"$LOGDIR/e2e_$name.log" 2>&1; then
-    passed=$((passed + 1)); echo "e2e $name: ok"
+    passed=$((passed + 1)); echo "e2e $name: ok ($((SECONDS - started)) s)"
   else
     failed=$((failed + 1)); failures+=("e2e $name (see $LOGDIR/e2e_$name.log)")
     echo "e2e $name: FAILED"; tail -30 "$LOGDIR/e2e_$name.log" >&2
