@@ -45,13 +45,22 @@ set_join_pathlist_hook_type previous_hook = nullptr;
 
 // The path's custom_private: these ints, then the key expressions and the clauses.
 enum PathField { kPathInts, kPathStateExpr, kPathValueExpr, kPathRestrict, kPathInnerQuals };
-enum PathInt { kPiJoinType, kPiKind, kPiInnerRelid, kPiBatchSize, kPiEstimatedKeys };
+enum PathInt { kPiJoinType, kPiKind, kPiInnerRelid, kPiBatchSize, kPiEstimatedKeys, kPiColumn };
 // The plan's custom_private: these ints, the inner columns, the OIDs, the table name.
 enum PlanField { kPlanInts, kPlanColumns, kPlanOids, kPlanTableName };
-enum PlanInt { kJoinType, kKind, kOuterColumns, kBatchSize, kEstimatedKeys, kPlanIntCount };
+enum PlanInt {
+    kJoinType,
+    kKind,
+    kOuterColumns,
+    kBatchSize,
+    kEstimatedKeys,
+    kColumn,  // the KeyColumnBit of the column looked up by
+    kPlanIntCount
+};
 enum PlanOid { kServer, kCheckAsUser };
-// The plan's custom_exprs.
-enum PlanExpr { kStateExpr, kValueExpr, kMatchQuals };
+// The plan's custom_exprs; kKeyQuals: the quals a key is checked with before
+// it is looked up (KeyFilter's, on the scan tuple).
+enum PlanExpr { kStateExpr, kValueExpr, kMatchQuals, kKeyQuals };
 
 // Filled in by fdw_join_init().
 CustomPathMethods path_methods;
@@ -67,6 +76,7 @@ struct JoinKeys {
     Expr* value = nullptr;
     int value_rank = -1;  // lookup_name 3, license_number 2, business_name 1
     core::KeyKind kind = core::KeyKind::License;
+    int column = 0;  // the KeyColumnBit of the column looked up by
 };
 
 int value_rank(const KeyAttributes& keys, AttrNumber attno) {
@@ -95,6 +105,9 @@ void consider(PlannerInfo* root, RestrictInfo* rinfo, RelOptInfo* inner, Relids 
     jk->value = eq.value;
     jk->value_rank = rank;
     jk->kind = eq.attno == info->keys.license_number ? core::KeyKind::License : core::KeyKind::Name;
+    jk->column = eq.attno == info->keys.license_number ? kLicenseBit
+                 : eq.attno == info->keys.lookup_name  ? kLookupNameBit
+                                                       : kBusinessNameBit;
 }
 
 bool needs_only_user_columns(RelOptInfo* inner) {
@@ -170,6 +183,7 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
     ints = lappend_int(ints, static_cast<int>(innerrel->relid));
     ints = lappend_int(ints, info->batch_size);
     ints = lappend_int(ints, keys > INT32_MAX ? INT32_MAX : static_cast<int>(keys));
+    ints = lappend_int(ints, jk.column);
     List* priv = NIL;
     priv = lappend(priv, ints);
     priv = lappend(priv, jk.state);
@@ -238,13 +252,32 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             // clause alike, as a nested loop does.
             List* match_quals = NIL;
             List* plan_quals = NIL;
+            List* match_rinfos = NIL;
             if (!IS_OUTER_JOIN(jointype)) {
                 match_quals = extract_actual_clauses(restrictions, false);
+                match_rinfos = list_copy(restrictions);
             } else {
                 extract_actual_join_clauses(restrictions, joinrel->relids, &match_quals,
                                             &plan_quals);
+                foreach (lc, restrictions) {
+                    RestrictInfo* rinfo = lfirst_node(RestrictInfo, lc);
+                    if (!RINFO_IS_PUSHED_DOWN(rinfo, joinrel->relids))
+                        match_rinfos = lappend(match_rinfos, rinfo);
+                }
             }
             match_quals = list_concat(match_quals, extract_actual_clauses(inner_rinfos, false));
+            match_rinfos = list_concat(match_rinfos, inner_rinfos);
+            // Those of them on the foreign table's key columns alone (with
+            // the outer side's columns) are checked on each outer row's key
+            // before it is looked up.
+            const int column = list_nth_int(ints, kPiColumn);
+            List* masks = NIL;
+            List* candidates = key_quals(match_rinfos, NIL, inner_relid, info->keys, &masks);
+            List* key_qual_list = NIL;
+            ListCell* m;
+            forboth (lc, candidates, m, masks)
+                if ((lfirst_int(m) & ~key_columns_known(column)) == 0)
+                    key_qual_list = lappend(key_qual_list, lfirst(lc));
 
             List* plan_ints = NIL;
             plan_ints = lappend_int(plan_ints, jointype);
@@ -252,6 +285,7 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             plan_ints = lappend_int(plan_ints, outer_columns);
             plan_ints = lappend_int(plan_ints, list_nth_int(ints, kPiBatchSize));
             plan_ints = lappend_int(plan_ints, list_nth_int(ints, kPiEstimatedKeys));
+            plan_ints = lappend_int(plan_ints, column);
             List* oids = lappend_oid(lappend_oid(NIL, info->server), info->check_as_user);
 
             CustomScan* scan = makeNode(CustomScan);
@@ -266,6 +300,7 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             exprs =
                 lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathValueExpr)));
             exprs = lappend(exprs, match_quals);
+            exprs = lappend(exprs, key_qual_list);
             scan->custom_exprs = exprs;
             List* priv = NIL;
             priv = lappend(priv, plan_ints);
@@ -309,6 +344,9 @@ struct JoinState {
     ExprState* state_expr;
     ExprState* value_expr;
     ExprState* match_qual;
+    ExprState* key_qual;
+    int column;
+    int key_positions[4];  // scan tuple positions of state, license_number, lookup_name, business_name
     TupleDesc result_desc;
     Tuplestorestate* outer_store;
     TupleTableSlot* outer_slot;
@@ -350,18 +388,30 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
                 static_cast<Expr*>(list_nth(plan->custom_exprs, kValueExpr)), &node->ss.ps);
             js->match_qual = ExecInitQual(
                 static_cast<List*>(list_nth(plan->custom_exprs, kMatchQuals)), &node->ss.ps);
+            js->key_qual = ExecInitQual(
+                static_cast<List*>(list_nth(plan->custom_exprs, kKeyQuals)), &node->ss.ps);
             List* ints = static_cast<List*>(list_nth(plan->custom_private, kPlanInts));
             js->jointype = static_cast<JoinType>(list_nth_int(ints, kJoinType));
             js->kind = static_cast<core::KeyKind>(list_nth_int(ints, kKind));
             js->outer_columns = list_nth_int(ints, kOuterColumns);
             js->batch_size = list_nth_int(ints, kBatchSize);
             js->estimated_keys = list_nth_int(ints, kEstimatedKeys);
+            js->column = list_nth_int(ints, kColumn);
             List* columns = static_cast<List*>(list_nth(plan->custom_private, kPlanColumns));
             js->inner_count = list_length(columns);
             js->inner_columns = static_cast<int*>(palloc(sizeof(int) * (js->inner_count + 1)));
             int i = 0;
             ListCell* lc;
             foreach (lc, columns) js->inner_columns[i++] = lfirst_int(lc);
+            for (int& p : js->key_positions) p = -1;
+            for (int c = 0; c < js->inner_count; ++c) {
+                const int id = js->inner_columns[c];
+                const int pos = js->outer_columns + c;
+                if (id == kResState) js->key_positions[0] = pos;
+                if (id == kResLicenseNumber) js->key_positions[1] = pos;
+                if (id == kLookupNameColumn) js->key_positions[2] = pos;
+                if (id == kResBusinessName) js->key_positions[3] = pos;
+            }
             List* oids = static_cast<List*>(list_nth(plan->custom_private, kPlanOids));
             js->server = list_nth_oid(oids, kServer);
             js->user = list_nth_oid(oids, kCheckAsUser);
@@ -413,6 +463,30 @@ bool eval_text(ExprState* expr, ExprContext* econtext, std::string& out) {
     return true;
 }
 
+// Whether the join's quals on the key columns alone admit an outer row's key
+// (KeyFilter): the key's columns are placed in the scan tuple beside the
+// outer row's, the foreign table's other columns NULL.
+bool key_admitted(JoinState* js, TupleTableSlot* scan, ExprContext* econtext,
+                  const std::string& state, const std::string& value) {
+    if (js->key_qual == nullptr) return true;
+    bool admitted = true;
+    pg_call([&] {
+        auto set = [&](int pos, const std::string& s) {
+            if (pos < 0) return;
+            scan->tts_values[pos] =
+                PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+            scan->tts_isnull[pos] = false;
+        };
+        set(js->key_positions[0], state);
+        if (js->column == kLicenseBit) set(js->key_positions[1], value);
+        if (js->column != kLicenseBit) set(js->key_positions[2], value);
+        if (js->column == kBusinessNameBit) set(js->key_positions[3], value);
+        econtext->ecxt_scantuple = scan;
+        admitted = ExecQual(js->key_qual, econtext);
+    });
+    return admitted;
+}
+
 // Reads the whole outer side, collecting each row's key, then looks the
 // distinct keys up together.
 void prepare(JoinState* js) {
@@ -442,7 +516,8 @@ void prepare(JoinState* js) {
             place_outer(js, slot, scan);
             econtext->ecxt_scantuple = scan;
             if (eval_text(js->state_expr, econtext, state) &&
-                eval_text(js->value_expr, econtext, value))
+                eval_text(js->value_expr, econtext, value) &&
+                key_admitted(js, scan, econtext, state, value))
                 row = run.keys.add(state, value, js->kind);
         }
         run.row_of.push_back(row);

@@ -266,13 +266,20 @@ ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid, ForeignPa
             figures[kFigExpectedHits] = per_rescan ? -1 : clamp_int(info->expected_hits);
             figures[kFigBatchSize] = info->batch_size;
             figures[kFigPerRescan] = per_rescan ? 1 : 0;
+            // The other quals on key columns alone are checked on each key
+            // before it is looked up.
+            List* masks = NIL;
+            List* key_qual_list =
+                key_quals(scan_clauses, spec.key_clauses, baserel->relid, info->keys, &masks);
             List* priv = NIL;
             priv = lappend(priv, spec.ways);
             priv = lappend(priv, int_list(info->columns, info->natts));
             priv = lappend(priv, int_list(figures, kFigCount));
             priv = lappend(priv, makeString(info->table_name));
+            priv = lappend(priv, masks);
             plan = make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
-                                    baserel->relid, spec.exprs, priv, NIL, NIL, outer_plan);
+                                    baserel->relid, list_concat_copy(spec.exprs, key_qual_list),
+                                    priv, NIL, NIL, outer_plan);
         });
         return plan;
     });
