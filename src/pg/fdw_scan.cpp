@@ -38,8 +38,8 @@ struct ScanRun {
 // EndForeignScan, or, when an error ends the query first, by a reset callback
 // of the query's memory (after an abort fd.c has closed the temporary file).
 struct FdwScanState {
-    List* expr_states;     // the key expressions
-    List* key_qual_states; // the quals on key columns alone
+    List* expr_states;      // the key expressions
+    List* key_qual_states;  // the quals on key columns alone
     List* key_qual_masks;
     TupleTableSlot* key_slot;  // a key's columns, for those quals
     List* ways;
