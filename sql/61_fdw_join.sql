@@ -141,6 +141,23 @@ WHERE (l.state, l.license_number) = (r.state, r.license_no) AND r.id > 'r100';
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, count(*) AS left_after_delete FROM reconciled;
 
+-- A set-returning SQL function over the foreign table, inlined by the planner,
+-- still keeps the query out of parallel mode.
+CREATE FUNCTION pg_temp.license_of(st text, n text) RETURNS SETOF cvft.licenses
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT * FROM cvft.licenses WHERE state = st AND license_number = n $$;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) AS rows FROM reconciled r, LATERAL pg_temp.license_of(r.state, r.license_no) l;
+SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
+SET force_parallel_mode = on;
+SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 DROP TABLE reconciled;
 
 -- A join on business names: one name lookup per distinct normalized name.
