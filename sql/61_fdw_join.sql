@@ -153,6 +153,16 @@ SELECT count(*) AS rows FROM reconciled r, LATERAL pg_temp.license_of(r.state, r
 SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
 SET force_parallel_mode = on;
 SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
+-- A function that reads the table but says it is PARALLEL SAFE (it is not)
+-- is refused in parallel mode, before anything is read or sent.
+CREATE FUNCTION pg_temp.status_of(st text, n text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN (SELECT license_status FROM cvft.licenses WHERE state = st AND license_number = n);
+END $$;
+\set VERBOSITY terse
+SELECT pg_temp.status_of('CA', '320001');
+\set VERBOSITY default
 RESET force_parallel_mode;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;

@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "access/xact.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "nodes/makefuncs.h"
@@ -68,6 +69,9 @@ void probe_constant_keys(FdwRelInfo* info) {
     info->batch_size = settings.batch_size;
     KeyValues values;
     if (!info->has_keys || !constant_key_values(info->spec.exprs, values)) return;
+    // In parallel mode (a function wrongly marked PARALLEL SAFE) the cache
+    // cannot be read; the scan is refused when it runs.
+    if (pg_value([] { return IsInParallelMode(); })) return;
     core::KeyPlanner planner;
     add_keys(info->spec.ways, values, planner);
     info->key_rows = static_cast<double>(planner.rows().size());
