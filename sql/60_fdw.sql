@@ -183,6 +183,23 @@ SELECT code, message FROM pg_temp.error_of($$SELECT * FROM cv_verify_batch($q$VA
 RESET contractor_verify.max_live_lookups;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,batch}' AS batch_calls, (:'c'::jsonb)->'batch_sizes' AS batch_sizes;
+-- The statement is the client's: a DO block (or procedure) that commits as
+-- it goes spends from one budget.
+\set _ `test/simctl reset`
+SET contractor_verify.max_live_lookups = 3;
+\set VERBOSITY terse
+DO $$
+BEGIN
+  FOR i IN 1..3 LOOP
+    PERFORM FROM cvft.licenses
+    WHERE state = 'CA' AND license_number IN ((100070 + 2 * i)::text, (100071 + 2 * i)::text);
+    COMMIT;
+  END LOOP;
+END $$;
+\set VERBOSITY default
+RESET contractor_verify.max_live_lookups;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)->>'lookups' AS lookups;
 
 -- Read-only transactions answer from the cache; a key the cache cannot
 -- answer is refused (25006) with a hint, before anything is sent.

@@ -114,6 +114,62 @@ SELECT license_number, license_status IS NOT NULL AS answered FROM cvft.licenses
 WHERE state = 'CA' AND license_number IN (SELECT license_no FROM contractors WHERE id LIKE 'c00_' OR id = 'c251')
 ORDER BY 1;
 
+-- Reconciling in place is batched too: UPDATE ... FROM, DELETE ... USING and
+-- SELECT ... FOR UPDATE keep a copy of each joined row (for a concurrent
+-- update's recheck), which the batched join gives.
+CREATE TABLE reconciled (id text PRIMARY KEY, state text, license_no text, status text);
+INSERT INTO reconciled SELECT 'r' || lpad(i::text, 3, '0'), 'CA', (320000 + i)::text, NULL
+FROM generate_series(1, 150) AS i;
+ANALYZE reconciled;
+\set _ `test/simctl reset`
+EXPLAIN (COSTS OFF)
+UPDATE reconciled r SET status = l.license_status
+FROM cvft.licenses l WHERE (l.state, l.license_number) = (r.state, r.license_no);
+UPDATE reconciled r SET status = l.license_status
+FROM cvft.licenses l WHERE (l.state, l.license_number) = (r.state, r.license_no);
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
+SELECT count(*) AS rows, count(status) AS with_status FROM reconciled;
+SELECT r.id, l.license_number, row_to_json(l)->>'license_number' AS from_whole_row FROM reconciled r
+JOIN cvft.licenses l ON (l.state, l.license_number) = (r.state, r.license_no)
+WHERE r.id <= 'r003' ORDER BY r.id FOR UPDATE OF r;
+SELECT j->>'license_number' AS license_number, j->>'state' AS state FROM (
+  SELECT row_to_json(l) AS j FROM reconciled r LEFT JOIN cvft.licenses l ON (l.state, l.license_number) = (r.state, r.license_no)
+  WHERE r.id IN ('r001', 'r002') ORDER BY r.id) s;
+DELETE FROM reconciled r USING cvft.licenses l
+WHERE (l.state, l.license_number) = (r.state, r.license_no) AND r.id > 'r100';
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, count(*) AS left_after_delete FROM reconciled;
+
+-- A set-returning SQL function over the foreign table, inlined by the planner,
+-- still keeps the query out of parallel mode.
+CREATE FUNCTION pg_temp.license_of(st text, n text) RETURNS SETOF cvft.licenses
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT * FROM cvft.licenses WHERE state = st AND license_number = n $$;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) AS rows FROM reconciled r, LATERAL pg_temp.license_of(r.state, r.license_no) l;
+SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
+SET force_parallel_mode = on;
+SELECT count(*) AS rows FROM pg_temp.license_of('CA', '320001');
+-- A function that reads the table but says it is PARALLEL SAFE (it is not)
+-- is refused in parallel mode, before anything is read or sent.
+CREATE FUNCTION pg_temp.status_of(st text, n text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN (SELECT license_status FROM cvft.licenses WHERE state = st AND license_number = n);
+END $$;
+\set VERBOSITY terse
+SELECT pg_temp.status_of('CA', '320001');
+\set VERBOSITY default
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE reconciled;
+
 -- A join on business names: one name lookup per distinct normalized name.
 CREATE TABLE applicants (id int, state text, company text);
 INSERT INTO applicants VALUES (1, 'WA', 'Pacific Northwest Roofing LLC'), (2, 'CA', 'Pacific Electric Inc'),

@@ -95,6 +95,42 @@ RESET ROLE;
 EXPLAIN (COSTS OFF) SELECT * FROM regress_owner.licenses WHERE state = 'CA' AND license_number = '1052183';
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
+
+-- A view's quals on the keys bound what its readers look up with its owner's
+-- key: keys they add, a join to their own table, or a nested loop's
+-- parameters look up only licenses that the view's quals on state and
+-- license_number admit (here the pairs, or CA and NV numbers starting 1002).
+\set _ `test/simctl reset`
+CREATE VIEW regress_owner.two_licenses AS
+SELECT state, license_number, license_status FROM regress_owner.licenses
+WHERE (state, license_number) IN (('CA', '100201'), ('CA', '100202'));
+CREATE VIEW regress_owner.numbered AS
+SELECT state, license_number, license_status FROM regress_owner.licenses
+WHERE state = ANY ('{CA,NV}') AND license_number LIKE '1002%';
+CREATE VIEW regress_owner.numbers_only AS
+SELECT state, license_number, lookup_name, license_status FROM regress_owner.licenses
+WHERE state = 'CA' AND license_number LIKE '1002%' AND lookup_name IS NULL;
+GRANT SELECT ON regress_owner.two_licenses, regress_owner.numbered, regress_owner.numbers_only TO regress_cv_eve;
+SET ROLE regress_cv_eve;
+CREATE TABLE regress_eve.wanted (state text, n text);
+INSERT INTO regress_eve.wanted VALUES ('CA', '100201'), ('CA', '100299'), ('CA', '100301'), ('TX', '100203');
+SELECT license_number FROM regress_owner.two_licenses
+WHERE state = 'CA' AND license_number IN ('100201', '100301', '100302');
+SELECT license_number FROM regress_owner.numbered WHERE state = 'CA' AND license_number = ANY ('{100204,100303}');
+SELECT w.state, w.n, v.license_status IS NOT NULL AS answered
+FROM regress_eve.wanted w JOIN regress_owner.numbered v ON (v.state, v.license_number) = (w.state, w.n)
+ORDER BY 1, 2;
+SELECT w.n FROM regress_eve.wanted w
+CROSS JOIN LATERAL (SELECT v.license_status FROM regress_owner.two_licenses v
+                    WHERE v.state = w.state AND v.license_number = w.n LIMIT 1) x
+ORDER BY 1;
+-- A name's license number is known only once it is answered: a view that
+-- says lookup_name IS NULL allows no name lookup.
+SELECT license_number FROM regress_owner.numbers_only
+WHERE state = 'CA' AND (license_number = '100205' OR lookup_name = 'Pacific Electric Inc');
+RESET ROLE;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)->'per_license' AS looked_up, (:'c'::jsonb)->>'lookups' AS lookups;
 -- A role with USAGE and no user mapping of its own or PUBLIC's: 42704.
 CREATE SERVER cv_unmapped FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
 GRANT USAGE ON FOREIGN SERVER cv_unmapped TO regress_cv_eve;

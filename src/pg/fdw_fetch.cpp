@@ -63,6 +63,14 @@ TupleDesc result_descriptor() {
 std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPlanner& keys,
                                         const std::string& table, MemoryContext keep,
                                         FetchStats& stats) {
+    // Queries that read the table are planned without parallel mode; a
+    // function that reads it, wrongly marked PARALLEL SAFE, can still run in it.
+    if (pg_value([] { return IsInParallelMode(); }))
+        throw Error(ErrorKind::NotSupported,
+                    "cannot read foreign table \"" + table + "\" in parallel mode",
+                    "A function that reads it must be PARALLEL UNSAFE (the default): its lookups "
+                    "read the cache with fresh snapshots and may buy answers, which parallel mode "
+                    "forbids.");
     const auto& rows = keys.rows();
     const auto& lookups = keys.lookups();
     // The store holds each lookup's answer, then the rows of keys that cannot be looked up.

@@ -33,6 +33,8 @@ extern "C" {
 #include "utils/ruleutils.h"
 #include "utils/selfuncs.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
+#include "access/htup_details.h"
 }
 
 namespace cv::pg {
@@ -45,13 +47,23 @@ set_join_pathlist_hook_type previous_hook = nullptr;
 
 // The path's custom_private: these ints, then the key expressions and the clauses.
 enum PathField { kPathInts, kPathStateExpr, kPathValueExpr, kPathRestrict, kPathInnerQuals };
-enum PathInt { kPiJoinType, kPiKind, kPiInnerRelid, kPiBatchSize, kPiEstimatedKeys };
+enum PathInt { kPiJoinType, kPiKind, kPiInnerRelid, kPiBatchSize, kPiEstimatedKeys, kPiColumn };
 // The plan's custom_private: these ints, the inner columns, the OIDs, the table name.
 enum PlanField { kPlanInts, kPlanColumns, kPlanOids, kPlanTableName };
-enum PlanInt { kJoinType, kKind, kOuterColumns, kBatchSize, kEstimatedKeys, kPlanIntCount };
-enum PlanOid { kServer, kCheckAsUser };
-// The plan's custom_exprs.
-enum PlanExpr { kStateExpr, kValueExpr, kMatchQuals };
+enum PlanInt {
+    kJoinType,
+    kKind,
+    kOuterColumns,
+    kBatchSize,
+    kEstimatedKeys,
+    kColumn,    // the KeyColumnBit of the column looked up by
+    kWholeRow,  // 1: the scan tuple ends with the foreign table's whole row
+    kPlanIntCount
+};
+enum PlanOid { kServer, kCheckAsUser, kRowType };
+// The plan's custom_exprs; kKeyQuals: the quals a key is checked with before
+// it is looked up (KeyFilter's, on the scan tuple).
+enum PlanExpr { kStateExpr, kValueExpr, kMatchQuals, kKeyQuals };
 
 // Filled in by fdw_join_init().
 CustomPathMethods path_methods;
@@ -67,6 +79,7 @@ struct JoinKeys {
     Expr* value = nullptr;
     int value_rank = -1;  // lookup_name 3, license_number 2, business_name 1
     core::KeyKind kind = core::KeyKind::License;
+    int column = 0;  // the KeyColumnBit of the column looked up by
 };
 
 int value_rank(const KeyAttributes& keys, AttrNumber attno) {
@@ -95,15 +108,30 @@ void consider(PlannerInfo* root, RestrictInfo* rinfo, RelOptInfo* inner, Relids 
     jk->value = eq.value;
     jk->value_rank = rank;
     jk->kind = eq.attno == info->keys.license_number ? core::KeyKind::License : core::KeyKind::Name;
+    jk->column = eq.attno == info->keys.license_number ? kLicenseBit
+                 : eq.attno == info->keys.lookup_name  ? kLookupNameBit
+                                                       : kBusinessNameBit;
 }
 
-bool needs_only_user_columns(RelOptInfo* inner) {
+// The join gives the foreign table's columns and its whole row (which
+// UPDATE ... FROM, DELETE ... USING and SELECT ... FOR UPDATE keep of every
+// joined row, for a concurrent update's recheck), nothing else.
+bool needs_only_columns_or_row(RelOptInfo* inner) {
     ListCell* lc;
     foreach (lc, inner->reltarget->exprs) {
         Node* node = static_cast<Node*>(lfirst(lc));
-        if (!IsA(node, Var) || castNode(Var, node)->varattno <= 0) return false;
+        if (!IsA(node, Var) || castNode(Var, node)->varattno < 0) return false;
     }
     return true;
+}
+
+bool needs_whole_row(RelOptInfo* inner) {
+    ListCell* lc;
+    foreach (lc, inner->reltarget->exprs) {
+        Node* node = static_cast<Node*>(lfirst(lc));
+        if (IsA(node, Var) && castNode(Var, node)->varattno == InvalidAttrNumber) return true;
+    }
+    return false;
 }
 
 void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
@@ -122,7 +150,7 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
         jointype != JOIN_ANTI)
         return;
     if (!bms_is_empty(innerrel->lateral_relids) || !bms_is_empty(joinrel->lateral_relids)) return;
-    if (!needs_only_user_columns(innerrel)) return;
+    if (!needs_only_columns_or_row(innerrel)) return;
     ListCell* lc;
     foreach (lc, extra->restrictlist)
         if (lfirst_node(RestrictInfo, lc)->pseudoconstant) return;
@@ -170,6 +198,7 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
     ints = lappend_int(ints, static_cast<int>(innerrel->relid));
     ints = lappend_int(ints, info->batch_size);
     ints = lappend_int(ints, keys > INT32_MAX ? INT32_MAX : static_cast<int>(keys));
+    ints = lappend_int(ints, jk.column);
     List* priv = NIL;
     priv = lappend(priv, ints);
     priv = lappend(priv, jk.state);
@@ -230,7 +259,16 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
                                                         pstrdup(NameStr(att->attname)), false));
                 inner_columns = lappend_int(inner_columns, info->columns[i]);
             }
+            const Oid row_type = RelationGetForm(rel)->reltype;
             table_close(rel, NoLock);
+            // Then the whole row, when the query keeps it.
+            const bool whole_row = needs_whole_row(root->simple_rel_array[inner_relid]);
+            if (whole_row)
+                scan_tlist = lappend(
+                    scan_tlist,
+                    makeTargetEntry(reinterpret_cast<Expr*>(makeVar(inner_relid, InvalidAttrNumber,
+                                                                    row_type, -1, InvalidOid, 0)),
+                                    resno++, nullptr, false));
 
             // A row matches when the join's clauses and the foreign table's
             // own quals hold; an outer (left or anti) join then filters with
@@ -238,13 +276,33 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             // clause alike, as a nested loop does.
             List* match_quals = NIL;
             List* plan_quals = NIL;
+            List* match_rinfos = NIL;
             if (!IS_OUTER_JOIN(jointype)) {
                 match_quals = extract_actual_clauses(restrictions, false);
+                match_rinfos = list_copy(restrictions);
             } else {
                 extract_actual_join_clauses(restrictions, joinrel->relids, &match_quals,
                                             &plan_quals);
+                foreach (lc, restrictions) {
+                    RestrictInfo* rinfo = lfirst_node(RestrictInfo, lc);
+                    if (!RINFO_IS_PUSHED_DOWN(rinfo, joinrel->relids))
+                        match_rinfos = lappend(match_rinfos, rinfo);
+                }
             }
             match_quals = list_concat(match_quals, extract_actual_clauses(inner_rinfos, false));
+            match_rinfos = list_concat(match_rinfos, inner_rinfos);
+            // Those of them on the foreign table's key columns alone (with
+            // the outer side's columns) are checked on each outer row's key
+            // before it is looked up.
+            const int column = list_nth_int(ints, kPiColumn);
+            List* masks = NIL;
+            List* candidates = key_quals(match_rinfos, NIL, inner_relid, info->keys, &masks);
+            List* key_qual_list = NIL;
+            ListCell* m;
+            forboth(lc, candidates, m, masks) {
+                if ((lfirst_int(m) & ~key_columns_known(column)) == 0)
+                    key_qual_list = lappend(key_qual_list, lfirst(lc));
+            }
 
             List* plan_ints = NIL;
             plan_ints = lappend_int(plan_ints, jointype);
@@ -252,7 +310,10 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             plan_ints = lappend_int(plan_ints, outer_columns);
             plan_ints = lappend_int(plan_ints, list_nth_int(ints, kPiBatchSize));
             plan_ints = lappend_int(plan_ints, list_nth_int(ints, kPiEstimatedKeys));
+            plan_ints = lappend_int(plan_ints, column);
+            plan_ints = lappend_int(plan_ints, whole_row ? 1 : 0);
             List* oids = lappend_oid(lappend_oid(NIL, info->server), info->check_as_user);
+            oids = lappend_oid(oids, row_type);
 
             CustomScan* scan = makeNode(CustomScan);
             scan->scan.plan.targetlist = tlist;
@@ -266,6 +327,7 @@ Plan* plan_join_path(PlannerInfo* root, RelOptInfo* joinrel, CustomPath* best_pa
             exprs =
                 lappend(exprs, copyObjectImpl(list_nth(best_path->custom_private, kPathValueExpr)));
             exprs = lappend(exprs, match_quals);
+            exprs = lappend(exprs, key_qual_list);
             scan->custom_exprs = exprs;
             List* priv = NIL;
             priv = lappend(priv, plan_ints);
@@ -309,7 +371,14 @@ struct JoinState {
     ExprState* state_expr;
     ExprState* value_expr;
     ExprState* match_qual;
+    ExprState* key_qual;
+    int column;
+    int key_positions[4];  // in the scan tuple: state, license_number, lookup_name, business_name
     TupleDesc result_desc;
+    TupleDesc row_desc;        // the foreign table's row type, dropped columns included
+    int whole_row_pos;         // its whole row's position in the scan tuple, or -1
+    Index inner_rti;           // the foreign table's range table index (EvalPlanQual)
+    TupleTableSlot* epq_slot;  // its row kept for a recheck
     Tuplestorestate* outer_store;
     TupleTableSlot* outer_slot;
     MemoryContext keep;
@@ -350,23 +419,47 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
                 static_cast<Expr*>(list_nth(plan->custom_exprs, kValueExpr)), &node->ss.ps);
             js->match_qual = ExecInitQual(
                 static_cast<List*>(list_nth(plan->custom_exprs, kMatchQuals)), &node->ss.ps);
+            js->key_qual = ExecInitQual(static_cast<List*>(list_nth(plan->custom_exprs, kKeyQuals)),
+                                        &node->ss.ps);
             List* ints = static_cast<List*>(list_nth(plan->custom_private, kPlanInts));
             js->jointype = static_cast<JoinType>(list_nth_int(ints, kJoinType));
             js->kind = static_cast<core::KeyKind>(list_nth_int(ints, kKind));
             js->outer_columns = list_nth_int(ints, kOuterColumns);
             js->batch_size = list_nth_int(ints, kBatchSize);
             js->estimated_keys = list_nth_int(ints, kEstimatedKeys);
+            js->column = list_nth_int(ints, kColumn);
             List* columns = static_cast<List*>(list_nth(plan->custom_private, kPlanColumns));
             js->inner_count = list_length(columns);
             js->inner_columns = static_cast<int*>(palloc(sizeof(int) * (js->inner_count + 1)));
             int i = 0;
             ListCell* lc;
             foreach (lc, columns) js->inner_columns[i++] = lfirst_int(lc);
+            for (int& p : js->key_positions) p = -1;
+            for (int c = 0; c < js->inner_count; ++c) {
+                const int id = js->inner_columns[c];
+                const int pos = js->outer_columns + c;
+                if (id == kResState) js->key_positions[0] = pos;
+                if (id == kResLicenseNumber) js->key_positions[1] = pos;
+                if (id == kLookupNameColumn) js->key_positions[2] = pos;
+                if (id == kResBusinessName) js->key_positions[3] = pos;
+            }
             List* oids = static_cast<List*>(list_nth(plan->custom_private, kPlanOids));
             js->server = list_nth_oid(oids, kServer);
             js->user = list_nth_oid(oids, kCheckAsUser);
             js->table_name = strVal(list_nth(plan->custom_private, kPlanTableName));
             js->keep = estate->es_query_cxt;
+            // The foreign table's first column in the scan tuple names its
+            // range table index (set_plan_refs offsets it).
+            TargetEntry* first_inner =
+                list_nth_node(TargetEntry, plan->custom_scan_tlist, js->outer_columns);
+            js->inner_rti = castNode(Var, first_inner->expr)->varno;
+            js->whole_row_pos = -1;
+            if (list_nth_int(ints, kWholeRow) != 0)
+                js->whole_row_pos = js->outer_columns + js->inner_count;
+            MemoryContext old = MemoryContextSwitchTo(js->keep);
+            js->row_desc = lookup_rowtype_tupdesc_copy(list_nth_oid(oids, kRowType), -1);
+            MemoryContextSwitchTo(old);
+            js->epq_slot = ExecInitExtraTupleSlot(estate, js->row_desc, &TTSOpsVirtual);
         });
         if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
         MemoryContext old = MemoryContextSwitchTo(js->keep);
@@ -383,7 +476,8 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
     });
 }
 
-// Places an outer row in the scan tuple, the foreign table's columns NULL.
+// Places an outer row in the scan tuple, the foreign table's columns (and
+// its whole row) NULL.
 void place_outer(JoinState* js, TupleTableSlot* outer, TupleTableSlot* scan) {
     pg_call([&] {
         ExecClearTuple(scan);
@@ -392,12 +486,35 @@ void place_outer(JoinState* js, TupleTableSlot* outer, TupleTableSlot* scan) {
             scan->tts_values[i] = outer->tts_values[i];
             scan->tts_isnull[i] = outer->tts_isnull[i];
         }
-        for (int i = 0; i < js->inner_count; ++i) {
-            scan->tts_values[js->outer_columns + i] = 0;
-            scan->tts_isnull[js->outer_columns + i] = true;
+        for (int i = js->outer_columns; i < scan->tts_tupleDescriptor->natts; ++i) {
+            scan->tts_values[i] = 0;
+            scan->tts_isnull[i] = true;
         }
         ExecStoreVirtualTuple(scan);
     });
+}
+
+// Postgres code. The foreign table's whole row from its columns in the scan
+// tuple, when the plan keeps it (in the current memory context).
+void place_whole_row(JoinState* js, TupleTableSlot* scan) {
+    if (js->whole_row_pos < 0) return;
+    const int natts = js->row_desc->natts;
+    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * natts));
+    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * natts));
+    int pos = js->outer_columns;
+    for (int i = 0; i < natts; ++i) {
+        if (TupleDescAttr(js->row_desc, i)->attisdropped) {
+            values[i] = 0;
+            nulls[i] = true;
+            continue;
+        }
+        values[i] = scan->tts_values[pos];
+        nulls[i] = scan->tts_isnull[pos];
+        ++pos;
+    }
+    HeapTuple tuple = heap_form_tuple(js->row_desc, values, nulls);
+    scan->tts_values[js->whole_row_pos] = heap_copy_tuple_as_datum(tuple, js->row_desc);
+    scan->tts_isnull[js->whole_row_pos] = false;
 }
 
 // The text of a key expression for the outer row in the scan tuple; false when NULL.
@@ -411,6 +528,30 @@ bool eval_text(ExprState* expr, ExprContext* econtext, std::string& out) {
     if (s == nullptr) return false;
     out = to_utf8(s);
     return true;
+}
+
+// Whether the join's quals on the key columns alone admit an outer row's key
+// (KeyFilter): the key's columns are placed in the scan tuple beside the
+// outer row's, the foreign table's other columns NULL.
+bool key_admitted(JoinState* js, TupleTableSlot* scan, ExprContext* econtext,
+                  const std::string& state, const std::string& value) {
+    if (js->key_qual == nullptr) return true;
+    bool admitted = true;
+    pg_call([&] {
+        auto set = [&](int pos, const std::string& s) {
+            if (pos < 0) return;
+            scan->tts_values[pos] =
+                PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+            scan->tts_isnull[pos] = false;
+        };
+        set(js->key_positions[0], state);
+        if (js->column == kLicenseBit) set(js->key_positions[1], value);
+        if (js->column != kLicenseBit) set(js->key_positions[2], value);
+        if (js->column == kBusinessNameBit) set(js->key_positions[3], value);
+        econtext->ecxt_scantuple = scan;
+        admitted = ExecQual(js->key_qual, econtext);
+    });
+    return admitted;
 }
 
 // Reads the whole outer side, collecting each row's key, then looks the
@@ -442,7 +583,8 @@ void prepare(JoinState* js) {
             place_outer(js, slot, scan);
             econtext->ecxt_scantuple = scan;
             if (eval_text(js->state_expr, econtext, state) &&
-                eval_text(js->value_expr, econtext, value))
+                eval_text(js->value_expr, econtext, value) &&
+                key_admitted(js, scan, econtext, state, value))
                 row = run.keys.add(state, value, js->kind);
         }
         run.row_of.push_back(row);
@@ -489,7 +631,10 @@ TupleTableSlot* next_joined(ScanState* ss) {
                          scan->tts_values + js->outer_columns,
                          scan->tts_isnull + js->outer_columns);
                 econtext->ecxt_scantuple = scan;
-                pg_call([&] { matched = ExecQual(js->match_qual, econtext); });
+                pg_call([&] {
+                    place_whole_row(js, scan);
+                    matched = ExecQual(js->match_qual, econtext);
+                });
             }
             switch (js->jointype) {
                 case JOIN_INNER:
@@ -512,8 +657,66 @@ TupleTableSlot* next_joined(ScanState* ss) {
     });
 }
 
-bool recheck_joined(ScanState*, TupleTableSlot*) {
-    return true;
+// A concurrent update's recheck (EvalPlanQual): the outer side gives the
+// rows to recheck, the foreign table the row the join gave (kept in the
+// plan's output as its whole row); they are joined again, nothing looked up.
+// A join without a kept row (inside a subquery the recheck runs anew) runs
+// as usual, its lookups answered by the cache.
+bool recheck_kept_row(JoinState* js, EPQState* epq);
+
+bool recheck_joined(ScanState* ss, TupleTableSlot*) {
+    auto* js = reinterpret_cast<JoinState*>(ss);
+    EPQState* epq = ss->ps.state->es_epq_active;
+    if (epq == nullptr || epq->relsubs_rowmark[js->inner_rti - 1] == nullptr)
+        return !TupIsNull(next_joined(ss));
+    return guard([&] {
+        bool found = false;
+        pg_call([&] { found = recheck_kept_row(js, epq); });
+        return found;
+    });
+}
+
+// Postgres code: the recheck of the row kept of the foreign table.
+bool recheck_kept_row(JoinState* js, EPQState* epq) {
+    TupleTableSlot* scan = js->css.ss.ss_ScanTupleSlot;
+    ExprContext* econtext = js->css.ss.ps.ps_ExprContext;
+    for (;;) {
+        TupleTableSlot* outer = ExecProcNode(outer_state(js));
+        if (TupIsNull(outer)) return false;
+        const bool has_inner = EvalPlanQualFetchRowMark(epq, js->inner_rti, js->epq_slot);
+        place_outer(js, outer, scan);
+        bool matched = false;
+        if (has_inner) {
+            slot_getallattrs(js->epq_slot);
+            int pos = js->outer_columns;
+            for (int i = 0; i < js->row_desc->natts; ++i) {
+                if (TupleDescAttr(js->row_desc, i)->attisdropped) continue;
+                scan->tts_values[pos] = js->epq_slot->tts_values[i];
+                scan->tts_isnull[pos] = js->epq_slot->tts_isnull[i];
+                ++pos;
+            }
+            place_whole_row(js, scan);
+            econtext->ecxt_scantuple = scan;
+            matched = ExecQual(js->match_qual, econtext);
+        }
+        switch (js->jointype) {
+            case JOIN_INNER:
+            case JOIN_SEMI:
+                if (matched) return true;
+                break;
+            case JOIN_LEFT:
+                if (!matched) place_outer(js, outer, scan);
+                return true;
+            case JOIN_ANTI:
+                if (!matched) {
+                    place_outer(js, outer, scan);
+                    return true;
+                }
+                break;
+            default:
+                return false;
+        }
+    }
 }
 
 TupleTableSlot* exec_join(CustomScanState* node) {

@@ -130,6 +130,7 @@ void emit(KeySpec* out, const Way& way) {
     w = lappend_int(w, way.array[value_slot] ? 1 : 0);
     w = lappend_int(
         w, static_cast<int>(value_slot == kLicense ? core::KeyKind::License : core::KeyKind::Name));
+    w = lappend_int(w, 1 << value_slot);
     out->ways = lappend(out->ways, w);
     for (int s : {static_cast<int>(kState), value_slot})
         if (way.from[s] != nullptr)
@@ -155,7 +156,119 @@ void to_strings(List* cstrings, std::vector<std::string>& out) {
     foreach (lc, cstrings) out.push_back(to_utf8(static_cast<const char*>(lfirst(lc))));
 }
 
+// What key_columns_read looks for.
+struct ReadColumns {
+    Index relid;
+    const KeyAttributes* keys;
+    int mask = 0;
+    bool unusable = false;
+};
+
+bool read_columns_walker(Node* node, void* arg);
+using Walker = bool (*)();
+Walker read_columns() {
+    return reinterpret_cast<Walker>(reinterpret_cast<void (*)()>(read_columns_walker));
+}
+
+bool read_columns_walker(Node* node, void* arg) {
+    auto* rc = static_cast<ReadColumns*>(arg);
+    if (node == nullptr) return false;
+    if (IsA(node, Var)) {
+        Var* var = castNode(Var, node);
+        if (var->varlevelsup != 0) {
+            rc->unusable = true;
+        } else if (var->varno == static_cast<int>(rc->relid)) {
+            const int slot = var->varattno > 0 ? slot_of(*rc->keys, var->varattno) : -1;
+            if (slot < 0)
+                rc->unusable = true;
+            else
+                rc->mask |= 1 << slot;
+        }
+        return rc->unusable;
+    }
+    if (IsA(node, PlaceHolderVar) || IsA(node, SubPlan) || IsA(node, AlternativeSubPlan) ||
+        IsA(node, SubLink) || IsA(node, Aggref) || IsA(node, WindowFunc)) {
+        rc->unusable = true;
+        return true;
+    }
+    return expression_tree_walker(node, read_columns(), arg);
+}
+
 }  // namespace
+
+int key_columns_read(Expr* clause, Index relid, const KeyAttributes& keys) {
+    if (contain_volatile_functions(reinterpret_cast<Node*>(clause))) return -1;
+    ReadColumns rc{relid, &keys};
+    read_columns_walker(reinterpret_cast<Node*>(clause), &rc);
+    return rc.unusable ? -1 : rc.mask;
+}
+
+int key_columns_known(int column) {
+    return kStateBit | column | kLookupNameBit;
+}
+
+List* key_quals(List* clauses, List* skip, Index relid, const KeyAttributes& keys, List** masks) {
+    List* out = NIL;
+    ListCell* lc;
+    foreach (lc, clauses) {
+        RestrictInfo* rinfo = lfirst_node(RestrictInfo, lc);
+        if (rinfo->pseudoconstant || list_member_ptr(skip, rinfo)) continue;
+        const int mask = key_columns_read(rinfo->clause, relid, keys);
+        if (mask <= 0) continue;
+        out = lappend(out, rinfo->clause);
+        *masks = lappend_int(*masks, mask);
+    }
+    return out;
+}
+
+KeyFilter::KeyFilter(List* quals, List* masks, TupleTableSlot* slot, ExprContext* econtext,
+                     const int* columns, int natts)
+    : quals_(quals), masks_(masks), slot_(slot), econtext_(econtext) {
+    for (int i = 0; i < natts; ++i) {
+        const auto attno = static_cast<AttrNumber>(i + 1);
+        if (columns[i] == kResState) state_ = attno;
+        if (columns[i] == kResLicenseNumber) license_ = attno;
+        if (columns[i] == kLookupNameColumn) lookup_name_ = attno;
+        if (columns[i] == kResBusinessName) business_name_ = attno;
+    }
+}
+
+bool KeyFilter::admits(int column, const std::string& state, const std::string& value) {
+    if (quals_ == NIL) return true;
+    const int known = key_columns_known(column);
+    bool admitted = true;
+    pg_call([&] {
+        ResetExprContext(econtext_);
+        MemoryContext old = MemoryContextSwitchTo(econtext_->ecxt_per_tuple_memory);
+        ExecClearTuple(slot_);
+        for (int i = 0; i < slot_->tts_tupleDescriptor->natts; ++i) slot_->tts_isnull[i] = true;
+        auto set = [&](AttrNumber attno, const std::string& s) {
+            if (attno == 0) return;
+            slot_->tts_values[attno - 1] =
+                PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size())));
+            slot_->tts_isnull[attno - 1] = false;
+        };
+        set(state_, state);
+        if (column == kLicenseBit) set(license_, value);
+        if (column == kLookupNameBit || column == kBusinessNameBit) set(lookup_name_, value);
+        if (column == kBusinessNameBit) set(business_name_, value);
+        ExecStoreVirtualTuple(slot_);
+        econtext_->ecxt_scantuple = slot_;
+        ListCell* q;
+        ListCell* m;
+        forboth (q, quals_, m, masks_) {
+            if ((lfirst_int(m) & ~known) != 0) continue;
+            bool isnull = false;
+            const Datum d = ExecEvalExpr(static_cast<ExprState*>(lfirst(q)), econtext_, &isnull);
+            if (isnull || !DatumGetBool(d)) {
+                admitted = false;
+                break;
+            }
+        }
+        MemoryContextSwitchTo(old);
+    });
+    return admitted;
+}
 
 bool match_key_equality(PlannerInfo* root, Expr* clause, Index relid, Relids outer,
                         const KeyAttributes& keys, KeyEquality* out) {
@@ -302,16 +415,22 @@ void eval_key_values(List* expr_states, ExprContext* econtext, KeyValues& out) {
     }
 }
 
-void add_keys(List* ways, const KeyValues& values, core::KeyPlanner& planner) {
+void add_keys(List* ways, const KeyValues& values, core::KeyPlanner& planner, KeyFilter* filter) {
     ListCell* lc;
     foreach (lc, ways) {
         List* w = static_cast<List*>(lfirst(lc));
         const auto kind = static_cast<core::KeyKind>(list_nth_int(w, kWayKind));
+        const int column = list_nth_int(w, kWayColumn);
         const auto& states = values.at(list_nth_int(w, kWayState));
         const auto& keys = values.at(list_nth_int(w, kWayValue));
         for (const auto& state : states) {
             throw_if_interrupted();
-            for (const auto& key : keys) planner.add(state, key, kind);
+            std::size_t n = 0;
+            for (const auto& key : keys) {
+                if (filter != nullptr && (++n & 1023) == 0) throw_if_interrupted();
+                if (filter == nullptr || filter->admits(column, state, key))
+                    planner.add(state, key, kind);
+            }
         }
     }
 }

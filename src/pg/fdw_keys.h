@@ -29,8 +29,20 @@ extern "C" {
 
 namespace cv::pg {
 
-// Indexes of a way's fields in its IntList.
-enum KeyWayField { kWayState, kWayStateArray, kWayValue, kWayValueArray, kWayKind, kWayFields };
+// Indexes of a way's fields in its IntList. kWayColumn: the KeyColumnBit of
+// the column it looks up by.
+enum KeyWayField {
+    kWayState,
+    kWayStateArray,
+    kWayValue,
+    kWayValueArray,
+    kWayKind,
+    kWayColumn,
+    kWayFields
+};
+
+// The key columns, as bits of a mask.
+enum KeyColumnBit { kStateBit = 1, kLicenseBit = 2, kLookupNameBit = 4, kBusinessNameBit = 8 };
 
 struct KeySpec {
     List* exprs = NIL;        // the value expressions (a ForeignScan's fdw_exprs)
@@ -75,7 +87,49 @@ bool constant_key_values(List* exprs, KeyValues& out);
 // Computes the key expressions in `econtext` (run time).
 void eval_key_values(List* expr_states, ExprContext* econtext, KeyValues& out);
 
-// Adds every key of `ways` to the planner.
-void add_keys(List* ways, const KeyValues& values, core::KeyPlanner& planner);
+// Postgres code. The key columns of relation `relid` that `clause` reads (a
+// mask of KeyColumnBits; 0: none), or -1 when it cannot be checked on a key
+// before its rows exist: it reads another column or the whole row, or it
+// has volatile functions, subplans or placeholders.
+int key_columns_read(Expr* clause, Index relid, const KeyAttributes& keys);
+
+// The key columns whose values a key's rows are known to have before it is
+// looked up, for a key looking up by `column` (a KeyColumnBit): state, that
+// column, and lookup_name (NULL in a license number's rows, the name in a
+// name's; business_name's rows also carry it as lookup_name).
+int key_columns_known(int column);
+
+// Postgres code. The quals of `clauses` (RestrictInfos) that read key columns
+// of `relid` and nothing else of it (key_columns_read > 0), but for those in
+// `skip`; their masks in `masks`.
+List* key_quals(List* clauses, List* skip, Index relid, const KeyAttributes& keys, List** masks);
+
+// The quals on key columns alone, checked on each key before it is looked
+// up: a key they reject can have no row that passes them, so it is not
+// looked up and costs nothing. This is how a view's quals on the keys bound
+// what its readers look up with the view owner's key, whatever keys they add.
+class KeyFilter {
+public:
+    KeyFilter() = default;
+    // Postgres code. `quals` are the ExprStates of key_quals (Vars of the
+    // scanned relation, read from the scan tuple), `masks` their masks;
+    // `slot` has the relation's descriptor; `columns` maps its attributes.
+    KeyFilter(List* quals, List* masks, TupleTableSlot* slot, ExprContext* econtext,
+              const int* columns, int natts);
+    // Whether a key of a way looking up by `column` may have rows.
+    bool admits(int column, const std::string& state, const std::string& value);
+
+private:
+    List* quals_ = NIL;
+    List* masks_ = NIL;
+    TupleTableSlot* slot_ = nullptr;
+    ExprContext* econtext_ = nullptr;
+    AttrNumber state_ = 0, license_ = 0, lookup_name_ = 0, business_name_ = 0;
+};
+
+// Adds every key of `ways` to the planner, but for those the filter (when
+// given) rejects.
+void add_keys(List* ways, const KeyValues& values, core::KeyPlanner& planner,
+              KeyFilter* filter = nullptr);
 
 }  // namespace cv::pg

@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "access/xact.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "nodes/makefuncs.h"
@@ -68,6 +69,9 @@ void probe_constant_keys(FdwRelInfo* info) {
     info->batch_size = settings.batch_size;
     KeyValues values;
     if (!info->has_keys || !constant_key_values(info->spec.exprs, values)) return;
+    // In parallel mode (a function wrongly marked PARALLEL SAFE) the cache
+    // cannot be read; the scan is refused when it runs.
+    if (pg_value([] { return IsInParallelMode(); })) return;
     core::KeyPlanner planner;
     add_keys(info->spec.ways, values, planner);
     info->key_rows = static_cast<double>(planner.rows().size());
@@ -266,13 +270,20 @@ ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid, ForeignPa
             figures[kFigExpectedHits] = per_rescan ? -1 : clamp_int(info->expected_hits);
             figures[kFigBatchSize] = info->batch_size;
             figures[kFigPerRescan] = per_rescan ? 1 : 0;
+            // The other quals on key columns alone are checked on each key
+            // before it is looked up.
+            List* masks = NIL;
+            List* key_qual_list =
+                key_quals(scan_clauses, spec.key_clauses, baserel->relid, info->keys, &masks);
             List* priv = NIL;
             priv = lappend(priv, spec.ways);
             priv = lappend(priv, int_list(info->columns, info->natts));
             priv = lappend(priv, int_list(figures, kFigCount));
             priv = lappend(priv, makeString(info->table_name));
+            priv = lappend(priv, masks);
             plan = make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
-                                    baserel->relid, spec.exprs, priv, NIL, NIL, outer_plan);
+                                    baserel->relid, list_concat_copy(spec.exprs, key_qual_list),
+                                    priv, NIL, NIL, outer_plan);
         });
         return plan;
     });

@@ -42,7 +42,16 @@ ForeignScan* fdw_get_plan(PlannerInfo* root, RelOptInfo* baserel, Oid table, For
                           List* tlist, List* scan_clauses, Plan* outer_plan);
 
 // Fields of a ForeignScan's fdw_private.
-enum FdwPrivate { kPrivWays, kPrivColumns, kPrivFigures, kPrivTableName, kPrivCount };
+// The ForeignScan's fdw_exprs are the key expressions, then the quals on key
+// columns alone (KeyFilter), as many as kPrivKeyQualMasks has masks.
+enum FdwPrivate {
+    kPrivWays,
+    kPrivColumns,
+    kPrivFigures,
+    kPrivTableName,
+    kPrivKeyQualMasks,
+    kPrivCount
+};
 // Fields of its figures.
 enum FdwFigure {
     kFigKeyRows,

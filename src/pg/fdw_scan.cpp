@@ -18,6 +18,7 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
 #include "parser/parsetree.h"
+#include "utils/rel.h"
 }
 
 namespace cv::pg {
@@ -37,7 +38,10 @@ struct ScanRun {
 // EndForeignScan, or, when an error ends the query first, by a reset callback
 // of the query's memory (after an abort fd.c has closed the temporary file).
 struct FdwScanState {
-    List* expr_states;
+    List* expr_states;      // the key expressions
+    List* key_qual_states;  // the quals on key columns alone
+    List* key_qual_masks;
+    TupleTableSlot* key_slot;  // a key's columns, for those quals
     List* ways;
     int natts;
     int* columns;
@@ -73,7 +77,9 @@ void fetch(ForeignScanState* node, FdwScanState* st) {
     KeyValues values;
     eval_key_values(st->expr_states, node->ss.ps.ps_ExprContext, values);
     run.keys = core::KeyPlanner();
-    add_keys(st->ways, values, run.keys);
+    KeyFilter filter(st->key_qual_states, st->key_qual_masks, st->key_slot,
+                     node->ss.ps.ps_ExprContext, st->columns, st->natts);
+    add_keys(st->ways, values, run.keys, &filter);
     run.rows.reset();
     run.rows = fetch_rows(st->server, st->user, run.keys, st->table_name, st->keep, run.stats);
     run.next = 0;
@@ -92,7 +98,13 @@ void fdw_begin_scan(ForeignScanState* node, int eflags) {
             auto* st = static_cast<FdwScanState*>(
                 MemoryContextAllocZero(estate->es_query_cxt, sizeof(FdwScanState)));
             MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
-            st->expr_states = ExecInitExprList(plan->fdw_exprs, &node->ss.ps);
+            List* states = ExecInitExprList(plan->fdw_exprs, &node->ss.ps);
+            st->key_qual_masks = static_cast<List*>(list_nth(plan->fdw_private, kPrivKeyQualMasks));
+            const int key_exprs = list_length(states) - list_length(st->key_qual_masks);
+            st->expr_states = list_copy_head(states, key_exprs);
+            st->key_qual_states = list_copy_tail(states, key_exprs);
+            st->key_slot = ExecInitExtraTupleSlot(
+                estate, RelationGetDescr(node->ss.ss_currentRelation), &TTSOpsVirtual);
             st->ways = static_cast<List*>(list_nth(plan->fdw_private, kPrivWays));
             st->columns = int_array(static_cast<List*>(list_nth(plan->fdw_private, kPrivColumns)),
                                     &st->natts);

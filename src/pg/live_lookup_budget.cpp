@@ -3,6 +3,7 @@
 
 #include "pg/live_lookup_budget.h"
 
+#include <climits>
 #include <string>
 
 #include "pg/module.h"
@@ -10,7 +11,6 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "storage/proc.h"
 #include "utils/guc.h"
 }
 
@@ -20,10 +20,13 @@ namespace {
 
 int max_live_lookups = -1;  // -1: no limit
 
-// The statement the count belongs to: a client statement is one transaction's
-// statement start (a function's inner statements share their caller's).
+// The statement the count belongs to: a client statement is known by when it
+// started, which every statement inside it shares: a function's, and those of
+// a procedure or DO block that commits as it goes (each commit starts a new
+// transaction within the same client statement, so the transaction is no
+// part of the key). Two client statements started in the same microsecond
+// would share one count: refused sooner, never later.
 struct StatementCount {
-    LocalTransactionId lxid = InvalidLocalTransactionId;
     TimestampTz started = 0;
     std::int64_t used = 0;
 };
@@ -43,9 +46,8 @@ void budget_settings_init() {
 
 void spend_live_lookups(std::int64_t needed, const char* what) {
     if (needed <= 0) return;
-    const LocalTransactionId lxid = MyProc != nullptr ? MyProc->lxid : InvalidLocalTransactionId;
     const TimestampTz started = GetCurrentStatementStartTimestamp();
-    if (count.lxid != lxid || count.started != started) count = StatementCount{lxid, started, 0};
+    if (count.started != started) count = StatementCount{started, 0};
     if (max_live_lookups >= 0 && count.used + needed > max_live_lookups) {
         const std::string limit = std::to_string(max_live_lookups);
         const std::string total = std::to_string(count.used + needed);
