@@ -152,8 +152,8 @@ q $DB "CREATE TABLE contractors3 AS SELECT 'e' || i AS id, 'CA' AS state, (97400
 "$SIMCTL" reset
 "$SIMCTL" fault slow ms=4000
 ahead=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'a', 'CA', '9749999'\$\$, max_age => '0')")
-for _ in $(seq 1 100); do "$SIMCTL" counters | grep -q '"in_flight":1' && break; sleep 0.1; done
-"$SIMCTL" counters | grep -q '"in_flight":1' || fail "the job ahead did not start its call"
+for _ in $(seq 1 100); do grep -q '"in_flight":1' <<<"$("$SIMCTL" counters)" && break; sleep 0.1; done
+grep -q '"in_flight":1' <<<"$("$SIMCTL" counters)" || fail "the job ahead did not start its call"
 sweep_job=$(q $DB "SELECT job_id FROM cv_sweep(\$\$SELECT id, state, license_no FROM contractors3\$\$)")
 [ -n "$sweep_job" ] || fail "the sweep submitted no job"
 assert_eq 30 "$(q $DB "SELECT count(*) FROM cv_verify_batch(\$\$SELECT id, state, license_no FROM contractors3\$\$, max_age => '0')")" \

@@ -26,7 +26,7 @@ SQL
 
 # The recipe: the first SQL block under its heading in the README.
 recipe=$(awk '/^### Keeping an application table reconciled with pg_cron/ {found=1} found && /^```sql/ {inblock=1; next} inblock && /^```/ {exit} inblock {print}' "$E2E_ROOT/README.md")
-echo "$recipe" | grep -q "cron.schedule_in_database('license-sweep'" || fail "no recipe found in the README"
+grep -q "cron.schedule_in_database('license-sweep'" <<<"$recipe" || fail "no recipe found in the README"
 recipe=${recipe//"'0 2 * * *'"/"'* * * * *'"}
 recipe=${recipe//"'*/15 * * * *'"/"'* * * * *'"}
 recipe=${recipe//"\$cron\$, 'app');"/"\$cron\$, '$DB');"}

@@ -47,5 +47,5 @@ assert_eq failed "$(wait_job $DB "$f" 60)" "the queued job, short of quota when 
 assert_eq "QUOTA_EXCEEDED|10|10" "$(q $DB "SELECT concat_ws('|', error_code, processed_entities, lookups_done) FROM cv_job_status($f)")" "its error, processed rows and lookups bought"
 assert_eq 500 "$(lookups)" "lookups charged in all (the quota, not one more)"
 assert_eq 15 "$(q $DB "SELECT count(*) FROM cv_job_results($f) WHERE error_code = 'JOB_FAILED'")" "its rows never looked up"
-q $DB "SELECT error_message FROM cv_job_status($f)" | grep -q "monthly quota of 500" || fail "the failed job's message does not name the quota: $(q $DB "SELECT error_message FROM cv_job_status($f)")"
+grep -q "monthly quota of 500" <<<"$(q $DB "SELECT error_message FROM cv_job_status($f)")" || fail "the failed job's message does not name the quota: $(q $DB "SELECT error_message FROM cv_job_status($f)")"
 pass "the failed job's message names the quota"

@@ -21,15 +21,15 @@ SELECT 'progress rows: ' || count(*) FROM contractor_verify.batch_progress;
 SQL
 )
 echo "$out"
-echo "$out" | grep -q "first: 2" || fail "the first batch did not run"
-echo "$out" | grep -q "second: 1" || fail "the second batch did not run"
-echo "$out" | grep -q "single: ACTIVE" || fail "cv_verify did not run"
+grep -q "first: 2" <<<"$out" || fail "the first batch did not run"
+grep -q "second: 1" <<<"$out" || fail "the second batch did not run"
+grep -q "single: ACTIVE" <<<"$out" || fail "cv_verify did not run"
 assert_eq 1 "$(echo "$out" | grep -c 'WARNING:  contractor_verify is not in shared_preload_libraries')" "warnings in one session"
 assert_eq 2 "$("$SIMCTL" counters | sed -E 's/.*"batch":([0-9]+).*/\1/')" "batch calls made"
 
 # Jobs need the worker, which needs the preload: refused with the way out.
 err=$(psql -X -q -At -d postgres -c "\set VERBOSITY verbose" -c "SELECT cv_job_submit(\$\$VALUES ('a', 'CA', '1052183')\$\$)" 2>&1 || true)
-echo "$err" | grep -q "ERROR:  55000: verification jobs need contractor_verify in shared_preload_libraries" || fail "cv_job_submit without the preload: $err"
-echo "$err" | grep -q "HINT:  Add it to shared_preload_libraries" || fail "no hint naming shared_preload_libraries: $err"
+grep -q "ERROR:  55000: verification jobs need contractor_verify in shared_preload_libraries" <<<"$err" || fail "cv_job_submit without the preload: $err"
+grep -q "HINT:  Add it to shared_preload_libraries" <<<"$err" || fail "no hint naming shared_preload_libraries: $err"
 pass "cv_job_submit without the preload: 55000 with a hint naming shared_preload_libraries"
 assert_eq 0 "$(psql -X -q -At -d postgres -c "SELECT count(*) FROM contractor_verify.job_queue")" "jobs queued without the preload"

@@ -129,8 +129,8 @@ SQL
 )
 wait "$holder"
 echo "$out"
-echo "$out" | grep -q "statement timeout" || fail "the first lookup was not cut short: $out"
-echo "$out" | grep -q "rerun: true" || fail "the rerun did not read the answer it had bought: $out"
+grep -q "statement timeout" <<<"$out" || fail "the first lookup was not cut short: $out"
+grep -q "rerun: true" <<<"$out" || fail "the rerun did not read the answer it had bought: $out"
 assert_eq 1 "$(lookups)" "lookups of a license cancelled and rerun in the same session"
 
 # The database's own settings (here: read-only transactions by default) do

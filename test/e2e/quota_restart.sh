@@ -42,9 +42,9 @@ refused() {  # refused DB FIRST N REMAINING USED: the batch is refused, nothing 
   local out
   out=$(psql -X -q -At -v VERBOSITY=verbose -d "$1" -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', ($2 + i)::text FROM generate_series(1, $3) i\$\$)" 2>&1) \
     && fail "$1: a batch of $3 ran with $4 remaining: $out"
-  echo "$out" | grep -qxF "ERROR:  54000: this needs $3 lookups but only $4 of the monthly quota of 100 remain on server \"contractor_verify\"" \
+  grep -qxF "ERROR:  54000: this needs $3 lookups but only $4 of the monthly quota of 100 remain on server \"contractor_verify\"" <<<"$out" \
     || fail "$1: not refused with $4 remaining: $out"
-  echo "$out" | grep -qxF "DETAIL:  $5 lookups were counted this month." || fail "$1: not $5 counted: $out"
+  grep -qxF "DETAIL:  $5 lookups were counted this month." <<<"$out" || fail "$1: not $5 counted: $out"
   pass "$1: a batch of $3 refused (54000), $4 remaining, $5 counted"
   assert_eq 0 "$(lookups)" "$1: lookups sent by the refused batch"
 }
@@ -99,7 +99,7 @@ wait_ready
 refused $B 740500 21 20 80
 spend $B 740500 20
 out=$(psql -X -q -At -d $A -c "SELECT cv_verify('CA', '740601')" 2>&1) && fail "A went over the quota: $out"
-echo "$out" | grep -qF "this needs 1 lookup but only 0 of the monthly quota of 100 remain" \
+grep -qF "this needs 1 lookup but only 0 of the monthly quota of 100 remain" <<<"$out" \
   || fail "A's single lookup not refused: $out"
 pass "$A: a single lookup refused at 100 of 100"
 assert_eq 1 "$(saved_lines 100)" "file lines with this month's count of 100"
@@ -112,9 +112,9 @@ as_postgres pg_ctl -D "$DATA" -l "$PGHOST/server.log" -w -t 60 start >/dev/null
 wait_ready
 out=$(psql -X -q -At -d $B -c "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'r' || i, 'CA', (740700 + i)::text FROM generate_series(1, 46) i\$\$)" 2>&1) \
   && fail "B ran 46 after a damaged file: $out"
-echo "$out" | grep -qF 'WARNING:  ignoring file "pg_contractor_verify_quota": the file is truncated (its last line is incomplete)' \
+grep -qF 'WARNING:  ignoring file "pg_contractor_verify_quota": the file is truncated (its last line is incomplete)' <<<"$out" \
   || fail "no WARNING about the damaged file: $out"
-echo "$out" | grep -qF "this needs 46 lookups but only 45 of the monthly quota of 100 remain" \
+grep -qF "this needs 46 lookups but only 45 of the monthly quota of 100 remain" <<<"$out" \
   || fail "B's count is not its history (55): $out"
 pass "a truncated file: WARNING, B counts its own history (55)"
 assert_eq "contractor_verify monthly lookup counts 1" "$(head -1 "$QFILE")" "the rewritten file's first line"

@@ -20,8 +20,8 @@ SELECT * FROM contractor_verify.verification_history;
 SELECT * FROM contractor_verify.license_cache;
 SQL
 )
-echo "$out" | grep -q "rejected the API key" || { echo "$out"; fail "no rejection error"; }
-if echo "$out" | grep -q "NeverShowMe"; then echo "$out"; fail "the key reached the client"; fi
+grep -q "rejected the API key" <<<"$out" || { echo "$out"; fail "no rejection error"; }
+if grep -q "NeverShowMe" <<<"$out"; then echo "$out"; fail "the key reached the client"; fi
 pass "key absent from client output ($(echo "$out" | wc -l) lines, debug5)"
 if grep -q "NeverShowMe" "$CV_SERVER_LOG"; then fail "the key reached the server log"; fi
 pass "key absent from the server log ($(wc -l <"$CV_SERVER_LOG") lines)"

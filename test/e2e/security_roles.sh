@@ -69,8 +69,8 @@ rm -f $E2E_TMP/cv_e2e_alice.out
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_latin1" -c "CREATE DATABASE cv_e2e_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
 out=$(psql -X -q -d cv_e2e_latin1 -c "CREATE EXTENSION contractor_verify" 2>&1 || true)
 psql -X -q -d postgres -c "DROP DATABASE cv_e2e_latin1" >/dev/null
-echo "$out" | grep -q "needs a database in the UTF8 encoding, not LATIN1" || fail "a LATIN1 database was not refused: $out"
-echo "$out" | grep -q "HINT:  Create the database WITH ENCODING 'UTF8'" || fail "no hint: $out"
+grep -q "needs a database in the UTF8 encoding, not LATIN1" <<<"$out" || fail "a LATIN1 database was not refused: $out"
+grep -q "HINT:  Create the database WITH ENCODING 'UTF8'" <<<"$out" || fail "no hint: $out"
 pass "a LATIN1 database is refused with a hint"
 
 # A statement the quota refuses holds no place in the limiter's table of API
@@ -110,5 +110,5 @@ COMMIT PREPARED 'cv_e2e_batch';
 SELECT 'committed';
 SQL
 )
-echo "$out" | grep -q "committed" || fail "PREPARE TRANSACTION after a batch: $out"
+grep -q "committed" <<<"$out" || fail "PREPARE TRANSACTION after a batch: $out"
 pass "a batch's transaction can be prepared and committed"

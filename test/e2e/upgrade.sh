@@ -48,7 +48,7 @@ psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cv_e2e_fresh" -c "CREATE DATA
 q cv_e2e_fresh "CREATE EXTENSION contractor_verify" >/dev/null
 upgraded=$(psql -X -q -d cv_e2e_upgraded -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
 fresh=$(psql -X -q -d cv_e2e_fresh -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
-echo "$fresh" | grep -q "column license_cache" || fail "the object listing is empty"
+grep -q "column license_cache" <<<"$fresh" || fail "the object listing is empty"
 if [ "$upgraded" != "$fresh" ]; then
   diff <(echo "$fresh") <(echo "$upgraded") >&2 || true
   fail "the upgraded database's objects differ from a fresh install's (above: < fresh, > upgraded)"
