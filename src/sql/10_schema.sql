@@ -66,7 +66,6 @@ CREATE TABLE contractor_verify.license_cache (
     api_url                  text NOT NULL,
     CONSTRAINT license_cache_pkey PRIMARY KEY (api_url, state, license_number)
 );
-CREATE INDEX license_cache_expires_at ON contractor_verify.license_cache (expires_at);
 CREATE INDEX license_cache_next_attempt ON contractor_verify.license_cache (next_attempt_at)
     WHERE next_attempt_at IS NOT NULL;
 COMMENT ON TABLE contractor_verify.license_cache IS

@@ -7,8 +7,11 @@
 --     options, reverify_due, license_schedule), cv_sweep and its sweeps table,
 --     cv_verify_cached, change detection (license_changes and a NOTIFY), the
 --     review queue and cv_review_resolve, the usage view, the analysts' views;
---     INVALID_STATE_FORMAT answers ask for review, as NOT_FOUND ones do.
+--     INVALID_STATE_FORMAT answers ask for review, as NOT_FOUND ones do;
+--   * license_cache loses its index on expires_at, which no query reads and
+--     every recorded answer had to maintain.
 \echo Use "ALTER EXTENSION contractor_verify UPDATE" to load this file. \quit
+DROP INDEX contractor_verify.license_cache_expires_at;
 -- Verification jobs: a roster snapshotted at submit and verified by the
 -- database's worker in the background, each chunk's answers committed as
 -- they arrive. Only the extension's owner writes these tables (the worker,
