@@ -200,6 +200,24 @@ END $$;
 RESET contractor_verify.max_live_lookups;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)->>'lookups' AS lookups;
+-- A cursor's query is one statement however it is fetched (FETCH, psql's
+-- FETCH_COUNT, a driver's fetch size): a nested loop fetched a row at a time
+-- is stopped at the limit too, not given a new budget by every FETCH.
+\set _ `test/simctl reset`
+SET contractor_verify.max_live_lookups = 3;
+BEGIN;
+DECLARE one_by_one CURSOR FOR
+  SELECT n FROM generate_series(1, 6) n
+  CROSS JOIN LATERAL (SELECT l.license_status FROM cvft.licenses l
+                      WHERE l.state = 'CA' AND l.license_number = (100090 + n)::text LIMIT 1) x;
+FETCH 2 FROM one_by_one;
+\set VERBOSITY terse
+FETCH 2 FROM one_by_one;
+\set VERBOSITY default
+ROLLBACK;
+RESET contractor_verify.max_live_lookups;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)->>'lookups' AS lookups;
 
 -- Read-only transactions answer from the cache; a key the cache cannot
 -- answer is refused (25006) with a hint, before anything is sent.

@@ -5,13 +5,17 @@
 
 #include <climits>
 #include <string>
+#include <vector>
 
 #include "pg/module.h"
 #include "pg/pg_headers.h"
 
 extern "C" {
 #include "access/xact.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/guc.h"
+#include "utils/portal.h"
 }
 
 namespace cv::pg {
@@ -26,11 +30,38 @@ int max_live_lookups = -1;  // -1: no limit
 // transaction within the same client statement, so the transaction is no
 // part of the key). Two client statements started in the same microsecond
 // would share one count: refused sooner, never later.
+//
+// A query run in parts by later client statements (a cursor's FETCHes, psql's
+// FETCH_COUNT, a driver's fetch size: Execute messages with a row limit) is
+// the statement that defined its portal, known by the portal's creation
+// time: otherwise every FETCH would start a new count, and a nested loop
+// fetched a row at a time could look up without limit. Such a portal runs
+// only in the transaction that defined it (a holdable cursor is run to its end
+// at commit), so these counts go when the transaction does.
 struct StatementCount {
     TimestampTz started = 0;
     std::int64_t used = 0;
 };
-StatementCount count;
+StatementCount statement_count;
+std::vector<StatementCount> portal_counts;
+LocalTransactionId portal_counts_xact = InvalidLocalTransactionId;
+
+StatementCount& current_count() {
+    const TimestampTz statement = GetCurrentStatementStartTimestamp();
+    const TimestampTz defined = ActivePortal != nullptr ? ActivePortal->creation_time : statement;
+    if (defined >= statement) {
+        if (statement_count.started != statement) statement_count = StatementCount{statement, 0};
+        return statement_count;
+    }
+    if (portal_counts_xact != MyProc->lxid) {
+        portal_counts.clear();
+        portal_counts_xact = MyProc->lxid;
+    }
+    for (auto& c : portal_counts)
+        if (c.started == defined) return c;
+    portal_counts.push_back(StatementCount{defined, 0});
+    return portal_counts.back();
+}
 
 }  // namespace
 
@@ -46,8 +77,7 @@ void budget_settings_init() {
 
 void spend_live_lookups(std::int64_t needed, const char* what) {
     if (needed <= 0) return;
-    const TimestampTz started = GetCurrentStatementStartTimestamp();
-    if (count.started != started) count = StatementCount{started, 0};
+    StatementCount& count = current_count();
     if (max_live_lookups >= 0 && count.used + needed > max_live_lookups) {
         const std::string limit = std::to_string(max_live_lookups);
         const std::string total = std::to_string(count.used + needed);
