@@ -141,6 +141,17 @@ WHERE state = 'CA' AND business_name = 'Pacific Electric Inc';
 SELECT count(*) AS rows FROM cvft.licenses WHERE state = 'CA' AND business_name = 'pacific electric inc';
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)->>'lookups' AS lookups, (:'c'::jsonb)->'per_license' AS looked_up;
+-- An error for a name looked up by business_name is a row under that name,
+-- never silently gone: a name the API does not know, a name that cannot be
+-- looked up, and a call that failed for good (here in a batched join too).
+SELECT state, business_name, lookup_name, license_number, error_code FROM cvft.licenses
+WHERE state = 'CA' AND business_name IN ('Nobody Here LLC', '!!!') ORDER BY business_name;
+\set _ `test/simctl fault http500 count=4 endpoint=batch`
+SELECT state, business_name, license_number, error_code FROM cvft.licenses
+WHERE state = 'CA' AND business_name = 'Pacific Electric Inc';
+SELECT n.name, l.business_name, l.error_code
+FROM (VALUES ('Pacific Electric Inc'), ('Nobody Here LLC')) AS n(name)
+JOIN cvft.licenses l ON l.state = 'CA' AND l.business_name = n.name ORDER BY 1;
 
 -- Per-record answers are rows, never a failed statement: NOT_FOUND,
 -- INVALID_STATE_FORMAT, STATE_TIMEOUT, keys that cannot be looked up, and a

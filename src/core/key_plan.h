@@ -22,6 +22,10 @@ struct KeyRow {
     std::string value;         // the license number or the name, as given
     std::int64_t lookup = -1;  // index into lookups(); -1: the key cannot be looked up
     std::string error;         // why it cannot (the row is an INVALID_INPUT row)
+    // A name given as the business name the rows must have: a row that is an
+    // error (no license found, a failed call) shows it as its business_name,
+    // so that it passes that qual instead of vanishing.
+    bool by_business_name = false;
 };
 
 // The table holds each license under its normalized key: an upper-case state
@@ -34,8 +38,10 @@ struct KeyRow {
 class KeyPlanner {
 public:
     // Returns the index of the key's row in rows() (the same key again: the
-    // same row), or -1 when no row can match the key.
-    std::int64_t add(const std::string& state, const std::string& value, KeyKind kind);
+    // same row), or -1 when no row can match the key. by_business_name: a
+    // name the rows must have as their business_name (KeyRow).
+    std::int64_t add(const std::string& state, const std::string& value, KeyKind kind,
+                     bool by_business_name = false);
 
     // Distinct lookups, in order of first appearance; lookup i has lookup_id i + 1.
     const std::vector<LookupItem>& lookups() const { return lookups_; }

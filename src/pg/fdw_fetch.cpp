@@ -161,6 +161,11 @@ void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result
         } else if (invalid && !by_name && c == kResLicenseNumber) {
             values[i] = utf8_text(key.value);
             nulls[i] = false;
+        } else if (c == kResBusinessName && key.by_business_name && rn[c] && !rn[kResErrorCode]) {
+            // An error for a name looked up as business_name: shown under
+            // that name, so the qual that named it keeps the row.
+            values[i] = utf8_text(key.value);
+            nulls[i] = false;
         } else {
             values[i] = rv[c];
             nulls[i] = rn[c];
