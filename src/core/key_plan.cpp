@@ -40,9 +40,11 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
         return -1;
     } else {
         auto [it, inserted] = lookup_of_.emplace(n.key, static_cast<std::int64_t>(lookups_.size()));
-        if (inserted)
+        if (inserted) {
             lookups_.push_back(
                 {std::to_string(lookups_.size() + 1), n.state, n.license_number, n.name});
+            lookup_keys_.push_back(n.key);
+        }
         row.lookup = it->second;
     }
     const auto index = static_cast<std::int64_t>(rows_.size());

@@ -45,6 +45,9 @@ public:
 
     // Distinct lookups, in order of first appearance; lookup i has lookup_id i + 1.
     const std::vector<LookupItem>& lookups() const { return lookups_; }
+    // Lookup i's normalized key: equal for lookups that are one lookup
+    // (names that normalize alike), different otherwise.
+    const std::string& lookup_key(std::size_t i) const { return lookup_keys_[i]; }
     const std::vector<KeyRow>& rows() const { return rows_; }
     // Keys that matched no row because they are not in the stored form.
     std::int64_t unmatchable() const { return unmatchable_; }
@@ -55,6 +58,7 @@ private:
     std::unordered_map<std::string, std::int64_t> row_of_;     // raw key -> row (or -1)
     std::unordered_map<std::string, std::int64_t> lookup_of_;  // normalized key -> lookup
     std::vector<LookupItem> lookups_;
+    std::vector<std::string> lookup_keys_;
     std::vector<KeyRow> rows_;
     std::int64_t unmatchable_ = 0;
     std::int64_t added_ = 0;

@@ -48,7 +48,7 @@ LocalTransactionId portal_counts_xact = InvalidLocalTransactionId;
 
 StatementCount& current_count() {
     const TimestampTz statement = GetCurrentStatementStartTimestamp();
-    const TimestampTz defined = ActivePortal != nullptr ? ActivePortal->creation_time : statement;
+    const TimestampTz defined = statement_defined_at();
     if (defined >= statement) {
         if (statement_count.started != statement) statement_count = StatementCount{statement, 0};
         return statement_count;
@@ -64,6 +64,12 @@ StatementCount& current_count() {
 }
 
 }  // namespace
+
+TimestampTz statement_defined_at() {
+    const TimestampTz statement = GetCurrentStatementStartTimestamp();
+    const TimestampTz defined = ActivePortal != nullptr ? ActivePortal->creation_time : statement;
+    return defined < statement ? defined : statement;
+}
 
 void budget_settings_init() {
     DefineCustomIntVariable(
