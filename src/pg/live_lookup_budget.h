@@ -6,18 +6,7 @@
 
 #include <cstdint>
 
-#include "pg/pg_headers.h"
-
-extern "C" {
-#include "datatype/timestamp.h"
-}
-
 namespace cv::pg {
-
-// The client statement the current work belongs to, known by when it was
-// defined: its start, or for a query run in parts by later statements (a
-// cursor's FETCHes) its portal's creation.
-TimestampTz statement_defined_at();
 
 // Counts `needed` live lookups against the current statement, or throws
 // Error(BudgetExceeded) without counting them. `what` names the work in the

@@ -6,9 +6,9 @@
 #include <unordered_map>
 
 #include "pg/guard.h"
-#include "pg/live_lookup_budget.h"
 
 extern "C" {
+#include "access/xact.h"
 #include "utils/datum.h"
 }
 
@@ -16,7 +16,8 @@ namespace cv::pg {
 
 namespace {
 
-// The statement the answers belong to (statement_defined_at), and the answers
+// The client statement the answers belong to (by its start, which the
+// statements of its functions, DO blocks and procedures share), and the answers
 // by API and key, their datums in `context`, emptied when another statement
 // comes.
 MemoryContext context = nullptr;
@@ -28,7 +29,7 @@ std::string answer_key(const std::string& api_url, const std::string& key) {
 }
 
 void for_this_statement() {
-    const TimestampTz now = statement_defined_at();
+    const TimestampTz now = GetCurrentStatementStartTimestamp();
     if (context != nullptr && statement == now) return;
     answers.clear();
     pg_call([&] {
