@@ -16,7 +16,8 @@ namespace cv::pg {
 // `api_url`, in the current memory context; false when it has none.
 bool statement_name_answer(const std::string& api_url, const std::string& key, Datum* answer);
 
-// Keeps `answer` for the rest of the statement (a copy).
+// Keeps `answer` for the rest of the statement (a copy), while the answers
+// kept take no more than work_mem.
 void remember_statement_name_answer(const std::string& api_url, const std::string& key,
                                     Datum answer);
 
