@@ -141,6 +141,17 @@ WHERE state = 'CA' AND business_name = 'Pacific Electric Inc';
 SELECT count(*) AS rows FROM cvft.licenses WHERE state = 'CA' AND business_name = 'pacific electric inc';
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)->>'lookups' AS lookups, (:'c'::jsonb)->'per_license' AS looked_up;
+-- An error for a name looked up by business_name is a row under that name,
+-- never silently gone: a name the API does not know, a name that cannot be
+-- looked up, and a call that failed for good (here in a batched join too).
+SELECT state, business_name, lookup_name, license_number, error_code FROM cvft.licenses
+WHERE state = 'CA' AND business_name IN ('Nobody Here LLC', '!!!') ORDER BY business_name;
+\set _ `test/simctl fault http500 count=4 endpoint=batch`
+SELECT state, business_name, license_number, error_code FROM cvft.licenses
+WHERE state = 'CA' AND business_name = 'Pacific Electric Inc';
+SELECT n.name, l.business_name, l.error_code
+FROM (VALUES ('Pacific Electric Inc'), ('Nobody Here LLC')) AS n(name)
+JOIN cvft.licenses l ON l.state = 'CA' AND l.business_name = n.name ORDER BY 1;
 
 -- Per-record answers are rows, never a failed statement: NOT_FOUND,
 -- INVALID_STATE_FORMAT, STATE_TIMEOUT, keys that cannot be looked up, and a
@@ -197,6 +208,24 @@ BEGIN
   END LOOP;
 END $$;
 \set VERBOSITY default
+RESET contractor_verify.max_live_lookups;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)->>'lookups' AS lookups;
+-- A cursor's query is one statement however it is fetched (FETCH, psql's
+-- FETCH_COUNT, a driver's fetch size): a nested loop fetched a row at a time
+-- is stopped at the limit too, not given a new budget by every FETCH.
+\set _ `test/simctl reset`
+SET contractor_verify.max_live_lookups = 3;
+BEGIN;
+DECLARE one_by_one CURSOR FOR
+  SELECT n FROM generate_series(1, 6) n
+  CROSS JOIN LATERAL (SELECT l.license_status FROM cvft.licenses l
+                      WHERE l.state = 'CA' AND l.license_number = (100090 + n)::text LIMIT 1) x;
+FETCH 2 FROM one_by_one;
+\set VERBOSITY terse
+FETCH 2 FROM one_by_one;
+\set VERBOSITY default
+ROLLBACK;
 RESET contractor_verify.max_live_lookups;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)->>'lookups' AS lookups;

@@ -204,6 +204,21 @@ CROSS JOIN LATERAL (SELECT l.license_status FROM cvft.licenses l
 WHERE c.id IN ('n1', 'n2', 'n3');
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
+-- A name is never cached, yet a statement buys it once: rescanned per row
+-- with the same name (in another form too), or read by a function called per
+-- row, it is answered by the statement's first lookup of it.
+\set _ `test/simctl reset`
+SELECT a.id, f.lookup_name, f.license_number FROM applicants a
+CROSS JOIN LATERAL (SELECT l.lookup_name, l.license_number FROM cvft.licenses l
+                    WHERE l.state = a.state AND l.lookup_name = a.company LIMIT 1) f
+WHERE a.id IN (2, 3) ORDER BY a.id;
+CREATE FUNCTION pg_temp.number_of(st text, company text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT license_number FROM cvft.licenses WHERE state = st AND lookup_name = company);
+END $$;
+SELECT id, pg_temp.number_of(state, company) FROM applicants, generate_series(1, 2) WHERE id IN (1, 2) ORDER BY id;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->'per_license' AS looked_up;
 
 DROP TABLE contractors, applicants;
 DROP SCHEMA cvft CASCADE;

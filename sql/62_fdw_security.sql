@@ -76,7 +76,8 @@ SELECT (:'c'::jsonb)->'per_license' AS looked_up;
 -- USAGE and user mapping (through a view, its owner's, as postgres_fdw does).
 -- Without USAGE: 42501 before anything is sent, even with a PUBLIC mapping.
 \set _ `test/simctl reset`
-CREATE SERVER cv_owner_only FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
+CREATE SERVER cv_owner_only FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url :'sim_url', calls_per_minute '1000');
 CREATE USER MAPPING FOR PUBLIC SERVER cv_owner_only OPTIONS (api_key :'sim_key');
 CREATE SCHEMA regress_owner;
 IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_owner_only INTO regress_owner;

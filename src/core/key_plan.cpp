@@ -7,8 +7,10 @@
 
 namespace cv::core {
 
-std::int64_t KeyPlanner::add(const std::string& state, const std::string& value, KeyKind kind) {
+std::int64_t KeyPlanner::add(const std::string& state, const std::string& value, KeyKind kind,
+                             bool by_business_name) {
     ++added_;
+    by_business_name = by_business_name && kind == KeyKind::Name;
     std::string raw;
     raw.reserve(state.size() + value.size() + 3);
     raw.append(kind == KeyKind::License ? "L" : "N")
@@ -16,7 +18,10 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
         .append(":");
     raw.append(state).append(value);
     if (auto it = row_of_.find(raw); it != row_of_.end()) {
-        if (it->second < 0) ++unmatchable_;
+        if (it->second < 0)
+            ++unmatchable_;
+        else if (by_business_name)
+            rows_[static_cast<std::size_t>(it->second)].by_business_name = true;
         return it->second;
     }
     const NormalizedInput n = kind == KeyKind::License
@@ -26,6 +31,7 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
     row.kind = kind;
     row.state = state;
     row.value = value;
+    row.by_business_name = by_business_name;
     if (!n.error.empty()) {
         row.error = n.error;
     } else if (n.state != state || (kind == KeyKind::License && n.license_number != value)) {
@@ -34,9 +40,11 @@ std::int64_t KeyPlanner::add(const std::string& state, const std::string& value,
         return -1;
     } else {
         auto [it, inserted] = lookup_of_.emplace(n.key, static_cast<std::int64_t>(lookups_.size()));
-        if (inserted)
+        if (inserted) {
             lookups_.push_back(
                 {std::to_string(lookups_.size() + 1), n.state, n.license_number, n.name});
+            lookup_keys_.push_back(n.key);
+        }
         row.lookup = it->second;
     }
     const auto index = static_cast<std::int64_t>(rows_.size());

@@ -22,6 +22,10 @@ struct KeyRow {
     std::string value;         // the license number or the name, as given
     std::int64_t lookup = -1;  // index into lookups(); -1: the key cannot be looked up
     std::string error;         // why it cannot (the row is an INVALID_INPUT row)
+    // A name given as the business name the rows must have: a row that is an
+    // error (no license found, a failed call) shows it as its business_name,
+    // so that it passes that qual instead of vanishing.
+    bool by_business_name = false;
 };
 
 // The table holds each license under its normalized key: an upper-case state
@@ -34,11 +38,16 @@ struct KeyRow {
 class KeyPlanner {
 public:
     // Returns the index of the key's row in rows() (the same key again: the
-    // same row), or -1 when no row can match the key.
-    std::int64_t add(const std::string& state, const std::string& value, KeyKind kind);
+    // same row), or -1 when no row can match the key. by_business_name: a
+    // name the rows must have as their business_name (KeyRow).
+    std::int64_t add(const std::string& state, const std::string& value, KeyKind kind,
+                     bool by_business_name = false);
 
     // Distinct lookups, in order of first appearance; lookup i has lookup_id i + 1.
     const std::vector<LookupItem>& lookups() const { return lookups_; }
+    // Lookup i's normalized key: equal for lookups that are one lookup
+    // (names that normalize alike), different otherwise.
+    const std::string& lookup_key(std::size_t i) const { return lookup_keys_[i]; }
     const std::vector<KeyRow>& rows() const { return rows_; }
     // Keys that matched no row because they are not in the stored form.
     std::int64_t unmatchable() const { return unmatchable_; }
@@ -49,6 +58,7 @@ private:
     std::unordered_map<std::string, std::int64_t> row_of_;     // raw key -> row (or -1)
     std::unordered_map<std::string, std::int64_t> lookup_of_;  // normalized key -> lookup
     std::vector<LookupItem> lookups_;
+    std::vector<std::string> lookup_keys_;
     std::vector<KeyRow> rows_;
     std::int64_t unmatchable_ = 0;
     std::int64_t added_ = 0;

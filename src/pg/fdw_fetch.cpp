@@ -14,6 +14,7 @@
 #include "pg/progress.h"
 #include "pg/result_row.h"
 #include "pg/server_context.h"
+#include "pg/statement_names.h"
 #include "pg/storage.h"
 
 extern "C" {
@@ -95,9 +96,25 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
     MemoryScope in_scratch(scratch.get());
     ResultBuilder builder(result_descriptor());
     if (!lookups.empty()) {
+        // A name this statement bought already (the cache cannot answer
+        // names) is not bought again: a nested loop's rescans and a function
+        // called per row buy each name once per statement.
+        std::vector<core::LookupItem> pending;
+        std::vector<bool> reused(lookups.size(), false);
+        pending.reserve(lookups.size());
+        for (std::size_t i = 0; i < lookups.size(); ++i) {
+            Datum answer = 0;
+            if (lookups[i].license_number.empty() &&
+                statement_name_answer(ctx.settings.url, keys.lookup_key(i), &answer)) {
+                store->put(i, answer);
+                reused[i] = true;
+            } else {
+                pending.push_back(lookups[i]);
+            }
+        }
         Storage storage(ctx);
         LookupSet set(ctx, storage, builder, *store, std::nullopt);
-        set.answer_from_cache(lookups);
+        set.answer_from_cache(pending);
         const auto misses = static_cast<std::int64_t>(set.misses().size());
         const auto lookup_count = static_cast<std::int64_t>(lookups.size());
         if (misses > 0 && XactReadOnly)
@@ -130,6 +147,9 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
                 store->put(
                     i, builder.error_row(lookups[i].state, lookups[i].license_number, "NO_RESULT",
                                          "no answer was recorded for this record"));
+        for (std::size_t i = 0; i < lookups.size(); ++i)
+            if (lookups[i].license_number.empty() && !reused[i])
+                remember_statement_name_answer(ctx.settings.url, keys.lookup_key(i), store->get(i));
     }
     for (std::size_t i = 0; i < rows.size(); ++i)
         if (rows[i].lookup < 0)
@@ -159,6 +179,11 @@ void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result
             values[i] = utf8_text(key.state);
             nulls[i] = false;
         } else if (invalid && !by_name && c == kResLicenseNumber) {
+            values[i] = utf8_text(key.value);
+            nulls[i] = false;
+        } else if (c == kResBusinessName && key.by_business_name && rn[c] && !rn[kResErrorCode]) {
+            // An error for a name looked up as business_name: shown under
+            // that name, so the qual that named it keeps the row.
             values[i] = utf8_text(key.value);
             nulls[i] = false;
         } else {

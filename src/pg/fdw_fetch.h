@@ -60,7 +60,8 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
 // Fills `values`/`nulls` (the foreign table's attributes, `natts` of them,
 // mapped by `columns`) from a row's cv_result. Rows show the key as the query
 // gave it: lookup_name the name looked up; a key that could not be looked up
-// its state and value.
+// its state and value; an error for a name given as business_name that name
+// as its business_name.
 void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result,
               const core::KeyRow& key, Datum* values, bool* nulls);
 

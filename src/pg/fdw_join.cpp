@@ -585,7 +585,7 @@ void prepare(JoinState* js) {
             if (eval_text(js->state_expr, econtext, state) &&
                 eval_text(js->value_expr, econtext, value) &&
                 key_admitted(js, scan, econtext, state, value))
-                row = run.keys.add(state, value, js->kind);
+                row = run.keys.add(state, value, js->kind, js->column == kBusinessNameBit);
         }
         run.row_of.push_back(row);
     }

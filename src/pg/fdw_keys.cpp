@@ -429,7 +429,7 @@ void add_keys(List* ways, const KeyValues& values, core::KeyPlanner& planner, Ke
             for (const auto& key : keys) {
                 if (filter != nullptr && (++n & 1023) == 0) throw_if_interrupted();
                 if (filter == nullptr || filter->admits(column, state, key))
-                    planner.add(state, key, kind);
+                    planner.add(state, key, kind, column == kBusinessNameBit);
             }
         }
     }

@@ -3,15 +3,20 @@
 
 #include "pg/live_lookup_budget.h"
 
+#include <algorithm>
 #include <climits>
 #include <string>
+#include <unordered_map>
 
 #include "pg/module.h"
 #include "pg/pg_headers.h"
 
 extern "C" {
 #include "access/xact.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/guc.h"
+#include "utils/portal.h"
 }
 
 namespace cv::pg {
@@ -30,7 +35,28 @@ struct StatementCount {
     TimestampTz started = 0;
     std::int64_t used = 0;
 };
-StatementCount count;
+StatementCount statement_count;
+
+// A query run in parts by later client statements (a cursor's FETCHes, psql's
+// FETCH_COUNT, a driver's fetch size: Execute messages with a row limit) is
+// also counted as a whole, by its portal, known by its creation time:
+// otherwise every FETCH would start a new count, and a nested loop fetched a
+// row at a time could look up without limit. A lookup must fit in both
+// counts. Such a portal runs only in the transaction that defined it (a
+// holdable cursor is run to its end at commit), so these counts go with it.
+std::unordered_map<TimestampTz, std::int64_t> portal_counts;
+LocalTransactionId portal_counts_xact = InvalidLocalTransactionId;
+
+// The count of the portal running now when an earlier client statement
+// defined it, else null.
+std::int64_t* resumed_portal_count(TimestampTz statement) {
+    if (ActivePortal == nullptr || ActivePortal->creation_time >= statement) return nullptr;
+    if (portal_counts_xact != MyProc->lxid) {
+        portal_counts.clear();
+        portal_counts_xact = MyProc->lxid;
+    }
+    return &portal_counts[ActivePortal->creation_time];
+}
 
 }  // namespace
 
@@ -46,22 +72,26 @@ void budget_settings_init() {
 
 void spend_live_lookups(std::int64_t needed, const char* what) {
     if (needed <= 0) return;
-    const TimestampTz started = GetCurrentStatementStartTimestamp();
-    if (count.started != started) count = StatementCount{started, 0};
-    if (max_live_lookups >= 0 && count.used + needed > max_live_lookups) {
+    const TimestampTz statement = GetCurrentStatementStartTimestamp();
+    if (statement_count.started != statement) statement_count = StatementCount{statement, 0};
+    std::int64_t* portal_used = resumed_portal_count(statement);
+    const std::int64_t used =
+        portal_used != nullptr ? std::max(statement_count.used, *portal_used) : statement_count.used;
+    if (max_live_lookups >= 0 && used + needed > max_live_lookups) {
         const std::string limit = std::to_string(max_live_lookups);
-        const std::string total = std::to_string(count.used + needed);
+        const std::string total = std::to_string(used + needed);
         std::string message = std::string(what) + " needs " + std::to_string(needed) +
-                              (count.used > 0 ? " more" : "") + " live lookup" +
+                              (used > 0 ? " more" : "") + " live lookup" +
                               (needed == 1 ? "" : "s");
-        if (count.used > 0) message += ", " + total + " in the statement";
+        if (used > 0) message += ", " + total + " in the statement";
         message += ", more than contractor_verify.max_live_lookups (" + limit + ")";
         throw core::Error(core::ErrorKind::BudgetExceeded, message,
                           "Nothing was sent. Lookups the cache answers are free; raise the limit "
                           "for this session with SET contractor_verify.max_live_lookups = " +
                               total + "; or look fewer licenses up.");
     }
-    count.used += needed;
+    statement_count.used += needed;
+    if (portal_used != nullptr) *portal_used += needed;
 }
 
 }  // namespace cv::pg

@@ -166,7 +166,7 @@ std::int64_t LookupSet::answer_from_cache(const std::vector<core::LookupItem>& l
                 if (verdict == core::CacheVerdict::Miss && any_age && row.found)
                     verdict = row.head().answered() ? core::CacheVerdict::Fresh : core::CacheVerdict::TimeoutPending;
                 if (verdict != core::CacheVerdict::Miss) {
-                    results_.put(i, builder_.cached(row, verdict));
+                    results_.put(lookup_index(item.lookup_id), builder_.cached(row, verdict));
                     ++answered;
                     continue;
                 }

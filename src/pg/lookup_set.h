@@ -25,8 +25,8 @@ public:
               ResultStore& results, std::optional<std::int64_t> max_age);
 
     // Answers from the cache every lookup it holds fresh (with any_age: any
-    // answer it holds, however old) (lookup i has lookup_id i + 1); the
-    // others become misses. Reads no more than the cache's rows, so it is
+    // answer it holds, however old), each in `results` at its lookup_id - 1;
+    // the others become misses. Reads no more than the cache's rows, so it is
     // cheap enough to run before deciding to call. Returns how many it
     // answered (counted for the usage view).
     std::int64_t answer_from_cache(const std::vector<core::LookupItem>& lookups, bool any_age = false);

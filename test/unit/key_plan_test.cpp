@@ -92,3 +92,15 @@ TEST(LookupCost, BatchingAndTheCacheMakeLookupsCheaper) {
     EXPECT_LT(lookup_cost(300, 10, 100), batched / 5);
     EXPECT_DOUBLE_EQ(lookup_cost(300, 0, 100), 300 * kProbeCost);
 }
+
+TEST(KeyPlanner, ANameGivenAsTheBusinessNameIsMarkedOnItsRow) {
+    KeyPlanner p;
+    EXPECT_EQ(p.add("CA", "Pacific Electric Inc", KeyKind::Name), 0);
+    EXPECT_FALSE(p.rows()[0].by_business_name);
+    EXPECT_EQ(p.add("CA", "Pacific Electric Inc", KeyKind::Name, true), 0);  // the same row
+    EXPECT_TRUE(p.rows()[0].by_business_name);
+    EXPECT_EQ(p.add("CA", "Acme Roofing", KeyKind::Name, true), 1);
+    EXPECT_TRUE(p.rows()[1].by_business_name);
+    EXPECT_EQ(p.add("CA", "1052183", KeyKind::License, true), 2);  // only names
+    EXPECT_FALSE(p.rows()[2].by_business_name);
+}
