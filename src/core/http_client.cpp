@@ -1,4 +1,5 @@
 #include "core/http_client.h"
+#include "core/redact.h"
 
 #include "core/error.h"
 #include "core/version.h"
@@ -43,6 +44,7 @@ struct Transfer {
     EasyPtr easy;
     SlistPtr headers;
     std::string request_body;
+    std::string secret;  // the bearer token, kept out of the response body
     HttpResponse response;
     std::int64_t max_bytes = 0;
     bool too_large = false;
@@ -172,6 +174,7 @@ HttpClient::Token HttpClient::start(const HttpRequest& req) {
     t->easy = impl_->take_easy();
     t->max_bytes = req.max_response_bytes;
     t->request_body = req.body;
+    t->secret = req.bearer_token;
     CURL* e = t->easy.get();
 
     curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
@@ -251,6 +254,7 @@ std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::poll(
                 r.retry_after = std::chrono::seconds(retry_after);
             r.request_sent = t->request_sent;
             r.sent_at_ms = t->sent_at_ms;
+            redact(r.body, t->secret);
             r.error = t->too_large ? TransportError::TooLarge : classify(code);
             if (r.error != TransportError::None)
                 r.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(code);

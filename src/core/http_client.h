@@ -26,7 +26,7 @@ enum class TransportError { None, Timeout, Connect, Reset, TooLarge, Aborted, Ot
 
 struct HttpResponse {
     long status = 0;
-    std::string body;
+    std::string body;  // every occurrence of the request's bearer token replaced (core/redact.h)
     std::optional<std::chrono::seconds> retry_after;
     TransportError error = TransportError::None;
     std::string error_text;  // libcurl's description; never contains headers

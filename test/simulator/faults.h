@@ -12,7 +12,8 @@ namespace cvsim {
 
 // Modes: "status" (any HTTP status; "http500", "http503", "http429" are
 // shorthands), "malformed_json", "truncated", "reset", "hang", "oversized",
-// "missing_ids", "shuffled", "extra_id", "slow".
+// "missing_ids", "shuffled", "extra_id", "slow", "echo_text" (`text` in every
+// error message of the answer and in a "detail" of its own).
 struct Fault {
     std::string mode;
     std::string endpoint = "any";  // "verify", "batch" or "any"
@@ -21,6 +22,7 @@ struct Fault {
     int ms = 60000;           // hang / slow
     int drop = 1;             // missing_ids
     std::size_t bytes = 32u << 20;  // oversized
+    std::string text;               // echo_text
 };
 
 bool known_fault_mode(const std::string& mode);

@@ -57,6 +57,7 @@ control surface:
                            http500 http503 status(+"status") http429(+"retry_after")
                            malformed_json truncated reset hang(+"ms") oversized(+"bytes")
                            missing_ids(+"drop") shuffled extra_id slow(+"ms")
+                           echo_text(+"text": quoted in every error message and a detail)
   GET|POST /_sim/config    read or change rate_limit, rate_window_ms, rate_mode,
                            verify_rate_limit, latency_ms, record_latency_ms, slow_board_ms,
                            webhook_delay_ms, webhook_timeout_ms, webhook_backoff_ms

@@ -88,7 +88,7 @@ bool known_fault_mode(const std::string& mode) {
     static const std::set<std::string> modes = {
         "status",    "http500",  "http503", "http429",     "malformed_json", "truncated",
         "reset",     "hang",     "oversized", "missing_ids", "shuffled",      "extra_id",
-        "slow"};
+        "slow",      "echo_text"};
     return modes.count(mode) > 0;
 }
 
@@ -225,6 +225,26 @@ void Simulator::send_body(const std::string& body, int status, const std::option
                                      if (offset == 0) sink.write(shared->data(), shared->size() / 2);
                                      return offset == 0 ? true : false;
                                  });
+        return;
+    }
+    if (f && f->mode == "echo_text") {
+        // An API that quotes something back (the caller's key, say) in every
+        // error message and in a detail of its own.
+        std::string echoed = body;
+        const std::string quoted = json(f->text).dump();
+        const std::string inner = quoted.substr(1, quoted.size() - 2) + " ";
+        bool detail = false;
+        for (const std::string name : {"error_message", "detail"}) {
+            const std::string field = "\"" + name + "\":\"";
+            for (std::size_t pos = echoed.find(field); pos != std::string::npos;
+                 pos = echoed.find(field, pos + field.size() + inner.size())) {
+                echoed.insert(pos + field.size(), inner);
+                detail = detail || name == "detail";
+            }
+        }
+        if (!detail && !echoed.empty() && echoed.back() == '}')
+            echoed.insert(echoed.size() - 1, ",\"detail\":" + quoted);
+        res.set_content(echoed, kJson);
         return;
     }
     if (f && f->mode == "oversized") {
@@ -489,6 +509,7 @@ void Simulator::handle_fault(const httplib::Request& req, httplib::Response& res
     f.ms = body.value("ms", 60000);
     f.drop = body.value("drop", 1);
     f.bytes = body.value("bytes", static_cast<std::size_t>(32u << 20));
+    f.text = body.value("text", std::string());
     const int count = body.value("count", 1);
     faults_.push(f, count);
     send_json(res, 200, {{"queued", count}, {"pending", faults_.pending()}});

@@ -52,6 +52,18 @@ TEST_F(HttpTest, GetWithBearerToken) {
     EXPECT_EQ(http_->perform(no_key, kNever).status, 401);
 }
 
+TEST_F(HttpTest, AnEchoedKeyIsRedacted) {
+    control("fault", {{"mode", "echo_text"}, {"text", "key cv_test_key rejected?"}});
+    HttpResponse r = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.find("cv_test_key"), std::string::npos) << r.body;
+    EXPECT_EQ(json::parse(r.body)["detail"], "key [redacted] rejected?");
+    // Text that is not the whole key stays as it came.
+    control("fault", {{"mode", "echo_text"}, {"text", "cv_test_ke y"}});
+    HttpResponse r2 = http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever);
+    EXPECT_EQ(json::parse(r2.body)["detail"], "cv_test_ke y");
+}
+
 TEST_F(HttpTest, ConnectionsAreReused) {
     for (int i = 0; i < 5; ++i) EXPECT_EQ(http_->perform(get("/peer"), kNever).status, 200);
     EXPECT_EQ(ports_.size(), 1u) << "five calls should share one keep-alive connection";
