@@ -547,8 +547,9 @@ bool key_admitted(JoinState* js, TupleTableSlot* scan, ExprContext* econtext,
     return admitted;
 }
 
-// Reads the whole outer side, collecting each row's key, then looks the
-// distinct keys up together.
+// Reads the whole outer side, collecting each row's key, then answers the
+// distinct keys from the cache; the rest are bought as the rows that need
+// them are joined (FetchedRows).
 void prepare(JoinState* js) {
     JoinRun& run = *js->run;
     PlanState* outer = outer_state(js);
