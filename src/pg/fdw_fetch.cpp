@@ -2,6 +2,7 @@
 #include "core/batch_runner.h"
 #include "core/error.h"
 #include "core/key_plan.h"
+#include "core/purchase_rounds.h"
 
 #include "pg/fdw_fetch.h"
 
@@ -10,9 +11,11 @@
 #include "pg/catalog.h"
 #include "pg/guard.h"
 #include "pg/lookup_set.h"
+#include "pg/live_lookup_budget.h"
 #include "pg/memory_scope.h"
-#include "pg/progress.h"
+#include "pg/miss_purchase.h"
 #include "pg/result_row.h"
+#include "pg/scratch_context.h"
 #include "pg/server_context.h"
 #include "pg/statement_names.h"
 #include "pg/storage.h"
@@ -35,24 +38,6 @@ using core::ErrorKind;
 std::string plural(std::int64_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
 }
-
-// A memory context deleted when the fetch ends, however it ends.
-class ScratchContext {
-public:
-    ScratchContext() {
-        pg_call([&] {
-            context_ = AllocSetContextCreate(CurrentMemoryContext, "contractor_verify scan lookups",
-                                             ALLOCSET_DEFAULT_SIZES);
-        });
-    }
-    ~ScratchContext() { MemoryContextDelete(context_); }
-    ScratchContext(const ScratchContext&) = delete;
-    ScratchContext& operator=(const ScratchContext&) = delete;
-    MemoryContext get() const { return context_; }
-
-private:
-    MemoryContext context_ = nullptr;
-};
 
 }  // namespace
 
@@ -88,74 +73,88 @@ std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPla
         MemoryScope in_keep(keep);
         store = std::make_unique<ResultStore>(lookups.size() + invalid);
     }
-    if (rows.empty()) return std::make_unique<FetchedRows>(std::move(store), std::move(where));
+    if (rows.empty())
+        return std::make_unique<FetchedRows>(std::move(store), std::move(where), nullptr);
 
     const char* server_name = pg_value([&] { return GetForeignServer(server)->servername; });
     const ServerContext ctx = load_server_context(server_name, user);
+    std::unique_ptr<MissPurchase> purchase;
     ScratchContext scratch;
-    MemoryScope in_scratch(scratch.get());
-    ResultBuilder builder(result_descriptor());
-    if (!lookups.empty()) {
-        // A name this statement bought already (the cache cannot answer
-        // names) is not bought again: a nested loop's rescans and a function
-        // called per row buy each name once per statement.
-        std::vector<core::LookupItem> pending;
-        std::vector<bool> reused(lookups.size(), false);
-        pending.reserve(lookups.size());
-        for (std::size_t i = 0; i < lookups.size(); ++i) {
-            Datum answer = 0;
-            if (lookups[i].license_number.empty() &&
-                statement_name_answer(ctx.settings.url, keys.lookup_key(i), &answer)) {
-                store->put(i, answer);
-                reused[i] = true;
-            } else {
-                pending.push_back(lookups[i]);
+    {
+        MemoryScope in_scratch(scratch.get());
+        ResultBuilder builder(result_descriptor());
+        if (!lookups.empty()) {
+            // A name this statement bought already (the cache cannot answer
+            // names) is not bought again: a nested loop's rescans and a function
+            // called per row buy each name once per statement.
+            std::vector<core::LookupItem> pending;
+            pending.reserve(lookups.size());
+            for (std::size_t i = 0; i < lookups.size(); ++i) {
+                Datum answer = 0;
+                if (lookups[i].license_number.empty() &&
+                    statement_name_answer(ctx.settings.url, keys.lookup_key(i), &answer))
+                    store->put(i, answer);
+                else
+                    pending.push_back(lookups[i]);
             }
+            Storage storage(ctx);
+            std::vector<PendingLookup> misses;
+            {
+                LookupSet set(ctx, storage, builder, *store, std::nullopt);
+                set.answer_from_cache(pending);
+                for (const core::LookupItem& item : set.misses()) {
+                    PendingLookup m{item, {}};
+                    if (item.license_number.empty())
+                        m.name_key = keys.lookup_key(std::stoull(item.lookup_id) - 1);
+                    misses.push_back(std::move(m));
+                }
+            }
+            const auto miss_count = static_cast<std::int64_t>(misses.size());
+            const auto lookup_count = static_cast<std::int64_t>(lookups.size());
+            if (miss_count > 0 && XactReadOnly)
+                throw Error(ErrorKind::ReadOnly,
+                            "cannot look up " + plural(miss_count, "license", "licenses") +
+                                " in a read-only transaction",
+                            "In a read-only transaction, and on a standby, foreign table \"" +
+                                table + "\" answers from the cache alone, and the cache cannot "
+                                "answer " + std::to_string(miss_count) + " of this scan's " +
+                                plural(lookup_count, "lookup", "lookups") +
+                                " (not in it, or no longer fresh). Run the query in a read-write "
+                                "transaction on the "
+                                "primary; contractor_verify.licenses shows what the cache holds.");
+            const std::string what = "this scan of \"" + table + "\"";
+            // Refused up front when buying every miss would cross the
+            // budget; each round counts against it as it is bought.
+            check_live_lookups(miss_count, what.c_str());
+            // So is one whose misses would cross the monthly quota: they are
+            // reserved here and given back when this storage goes; each
+            // round reserves its own.
+            if (miss_count > 0) storage.prepare_to_call(miss_count);
+            stats.cache_hits += lookup_count - miss_count;
+            if (miss_count > 0)
+                // A copy: the storage above refers to ctx until it goes.
+                purchase = std::make_unique<MissPurchase>(ctx, std::move(misses), what, stats);
         }
-        Storage storage(ctx);
-        LookupSet set(ctx, storage, builder, *store, std::nullopt);
-        set.answer_from_cache(pending);
-        const auto misses = static_cast<std::int64_t>(set.misses().size());
-        const auto lookup_count = static_cast<std::int64_t>(lookups.size());
-        if (misses > 0 && XactReadOnly)
-            throw Error(ErrorKind::ReadOnly,
-                        "cannot look up " + plural(misses, "license", "licenses") +
-                            " in a read-only transaction",
-                        "In a read-only transaction, and on a standby, foreign table \"" + table +
-                            "\" answers from the cache alone, and the cache cannot answer " +
-                            std::to_string(misses) + " of this scan's " +
-                            plural(lookup_count, "lookup", "lookups") +
-                            " (not in it, or no longer fresh). Run the query in a read-write "
-                            "transaction on the "
-                            "primary; contractor_verify.licenses shows what the cache holds.");
-        std::int64_t sent = 0;
-        if (misses > 0) {
-            BatchProgress progress(ctx.server_name);
-            progress.plan(static_cast<std::int64_t>(rows.size()),
-                          static_cast<std::int64_t>(invalid), lookup_count - misses, misses);
-            const core::BatchStats s = set.buy(core::BatchOptions{}, &progress,
-                                               ("this scan of \"" + table + "\"").c_str());
-            progress.finish(s);
-            sent = s.sent;
-            stats.calls += s.calls;
-            stats.rate_limited += s.rate_limited;
-        }
-        stats.live += sent;
-        stats.cache_hits += lookup_count - sent;
-        for (std::size_t i = 0; i < lookups.size(); ++i)
-            if (!store->has(i))
-                store->put(
-                    i, builder.error_row(lookups[i].state, lookups[i].license_number, "NO_RESULT",
-                                         "no answer was recorded for this record"));
-        for (std::size_t i = 0; i < lookups.size(); ++i)
-            if (lookups[i].license_number.empty() && !reused[i])
-                remember_statement_name_answer(ctx.settings.url, keys.lookup_key(i), store->get(i));
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (rows[i].lookup < 0)
+                store->put(where[i], builder.error_row(rows[i].state, "",
+                                                       core::outcome::kInvalidInput, rows[i].error));
     }
-    for (std::size_t i = 0; i < rows.size(); ++i)
-        if (rows[i].lookup < 0)
-            store->put(where[i], builder.error_row(rows[i].state, "", core::outcome::kInvalidInput,
-                                                   rows[i].error));
-    return std::make_unique<FetchedRows>(std::move(store), std::move(where));
+    return std::make_unique<FetchedRows>(std::move(store), std::move(where), std::move(purchase));
+}
+
+FetchedRows::FetchedRows(std::unique_ptr<ResultStore> store, std::vector<std::size_t> where,
+                         std::unique_ptr<MissPurchase> purchase)
+    : store_(std::move(store)), where_(std::move(where)), purchase_(std::move(purchase)) {}
+
+FetchedRows::~FetchedRows() = default;
+
+Datum FetchedRows::get(std::size_t i) {
+    const std::size_t lookup = where_[i];
+    if (purchase_ != nullptr)
+        while (purchase_->pending(lookup))
+            if (!purchase_->buy_next(*store_)) break;
+    return store_->get(lookup);
 }
 
 void fill_row(TupleDesc result_desc, const int* columns, int natts, Datum result,

@@ -1,6 +1,7 @@
 // The rows a foreign-table scan or a batched join's keys select: every
-// distinct lookup answered from the cache or bought (LookupSet), each key's
-// row kept in a temporary file until the scan returns it.
+// distinct lookup answered from the cache or bought (LookupSet, as the rows
+// are read: MissPurchase), each key's row kept in a temporary file until the
+// scan returns it.
 #pragma once
 
 #include "core/key_plan.h"
@@ -31,28 +32,41 @@ struct FetchStats {
     std::int64_t invalid = 0;       // keys that cannot be looked up: INVALID_INPUT rows
 };
 
-// The rows of a planner's keys, one per KeyRow, as cv_result datums.
+class MissPurchase;
+
+// The rows of a planner's keys, one per KeyRow, as cv_result datums. The
+// cache answered what it could when they were made; the rest are bought as
+// the rows are read, a round of calls at a time (MissPurchase), in the
+// order the keys were added: a scan or join stopped early buys only what
+// the rows it returned needed, rounded up to whole calls.
 class FetchedRows {
 public:
-    FetchedRows(std::unique_ptr<ResultStore> store, std::vector<std::size_t> where)
-        : store_(std::move(store)), where_(std::move(where)) {}
+    FetchedRows(std::unique_ptr<ResultStore> store, std::vector<std::size_t> where,
+                std::unique_ptr<MissPurchase> purchase);
+    ~FetchedRows();
+    FetchedRows(const FetchedRows&) = delete;
+    FetchedRows& operator=(const FetchedRows&) = delete;
     std::size_t size() const { return where_.size(); }
-    // Row i's cv_result, palloc'd in the current memory context.
-    Datum get(std::size_t i) { return store_->get(where_[i]); }
+    // Row i's cv_result, palloc'd in the current memory context; buys its
+    // lookup first (with the next ones of its round) when it is still to be bought.
+    Datum get(std::size_t i);
     // After an abort: the temporary file is closed already, so only C++ memory goes.
     void abandon() noexcept { store_->abandon(); }
 
 private:
     std::unique_ptr<ResultStore> store_;
     std::vector<std::size_t> where_;
+    std::unique_ptr<MissPurchase> purchase_;  // null: nothing to buy
 };
 
 // Looks every key of `keys` up through server `server` with `user`'s USAGE
-// and user mapping (InvalidOid: the current user). The store is made in
-// `keep`, which must outlive the rows. `table` names the foreign table in
-// messages. In a read-only transaction (and on a standby) a key the cache
-// cannot answer fails the scan with 25006 before anything is sent; so does
-// one that would cross contractor_verify.max_live_lookups (54000).
+// and user mapping (InvalidOid: the current user): the cache answers now,
+// the rest are bought as the rows are read (FetchedRows). The store is made
+// in `keep`, which must outlive the rows; `stats` too. `table` names the
+// foreign table in messages. In a read-only transaction (and on a standby)
+// a key the cache cannot answer fails the scan with 25006 before anything is
+// sent; so do misses that would, all of them, cross
+// contractor_verify.max_live_lookups (54000).
 std::unique_ptr<FetchedRows> fetch_rows(Oid server, Oid user, const core::KeyPlanner& keys,
                                         const std::string& table, MemoryContext keep,
                                         FetchStats& stats);

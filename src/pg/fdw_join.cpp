@@ -13,6 +13,7 @@
 #include "pg/fdw_keys.h"
 #include "pg/fdw_plan.h"
 #include "pg/guard.h"
+#include "pg/run_backstop.h"
 #include "pg/memory_scope.h"
 #include "pg/roster.h"
 
@@ -390,14 +391,6 @@ PlanState* outer_state(JoinState* js) {
     return static_cast<PlanState*>(linitial(js->css.custom_ps));
 }
 
-void drop_run_on_reset(void* arg) {
-    auto* js = static_cast<JoinState*>(arg);
-    if (js->run == nullptr) return;
-    if (js->run->rows) js->run->rows->abandon();
-    delete js->run;
-    js->run = nullptr;
-}
-
 Node* create_join_state(CustomScan*) {
     auto* js = static_cast<JoinState*>(palloc0(sizeof(JoinState)));
     NodeSetTag(js, T_CustomScanState);
@@ -468,7 +461,7 @@ void begin_join(CustomScanState* node, EState* estate, int eflags) {
         pg_call([&] {
             js->outer_slot = ExecInitExtraTupleSlot(estate, ExecGetResultType(outer_state(js)),
                                                     &TTSOpsMinimalTuple);
-            js->backstop.func = drop_run_on_reset;
+            js->backstop.func = drop_run_on_reset<JoinState>;
             js->backstop.arg = js;
             MemoryContextRegisterResetCallback(js->keep, &js->backstop);
         });
@@ -554,8 +547,9 @@ bool key_admitted(JoinState* js, TupleTableSlot* scan, ExprContext* econtext,
     return admitted;
 }
 
-// Reads the whole outer side, collecting each row's key, then looks the
-// distinct keys up together.
+// Reads the whole outer side, collecting each row's key, then answers the
+// distinct keys from the cache; the rest are bought as the rows that need
+// them are joined (FetchedRows).
 void prepare(JoinState* js) {
     JoinRun& run = *js->run;
     PlanState* outer = outer_state(js);

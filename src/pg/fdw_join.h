@@ -1,8 +1,11 @@
 // The batched join: a join of any relation (the outer side) to a
 // contractor_verify foreign table on its keys runs the outer side first,
-// collects its distinct keys, looks them up in one cache-first set of batch
-// calls (fdw_fetch), then joins each outer row to its key's row. A nested
-// loop over the foreign table would look the keys up one outer row at a time.
+// collects its distinct keys, answers them from the cache, then joins each
+// outer row to its key's row, buying the keys the cache did not answer in
+// rounds of batch calls as the rows that need them come (fdw_fetch): a join
+// stopped early (LIMIT, EXISTS, a cursor closed) buys only what its rows
+// needed. A nested loop over the foreign table would look the keys up one
+// outer row at a time.
 //
 // Offered by set_join_pathlist_hook for inner, left, semi and anti joins
 // (and an IN (subquery) joined to its distinct rows) whose clauses give the

@@ -11,6 +11,7 @@
 #include "pg/fdw_keys.h"
 #include "pg/fdw_plan.h"
 #include "pg/guard.h"
+#include "pg/run_backstop.h"
 
 extern "C" {
 #include "executor/executor.h"
@@ -54,14 +55,6 @@ struct FdwScanState {
     ScanRun* run;
     MemoryContextCallback backstop;
 };
-
-void drop_run_on_reset(void* arg) {
-    auto* state = static_cast<FdwScanState*>(arg);
-    if (state->run == nullptr) return;
-    if (state->run->rows) state->run->rows->abandon();
-    delete state->run;
-    state->run = nullptr;
-}
 
 int* int_array(List* list, int* n) {
     *n = list_length(list);
@@ -117,7 +110,7 @@ void fdw_begin_scan(ForeignScanState* node, int eflags) {
             const Oid check_as = exec_rt_fetch(plan->scan.scanrelid, estate)->checkAsUser;
             st->user = OidIsValid(check_as) ? check_as : InvalidOid;
             st->keep = estate->es_query_cxt;
-            st->backstop.func = drop_run_on_reset;
+            st->backstop.func = drop_run_on_reset<FdwScanState>;
             st->backstop.arg = st;
             MemoryContextRegisterResetCallback(estate->es_query_cxt, &st->backstop);
             MemoryContextSwitchTo(old);

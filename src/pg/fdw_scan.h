@@ -1,6 +1,6 @@
 // Running a scan of a contractor_verify foreign table: its keys computed,
-// looked up cache first and the rest bought in batches before the first row
-// (fdw_fetch), then returned a row per key; EXPLAIN says what it expects to
+// answered from the cache before the first row, the rest bought in batches
+// as the rows that need them are returned (fdw_fetch), a row per key; EXPLAIN says what it expects to
 // spend, EXPLAIN ANALYZE what it spent.
 #pragma once
 

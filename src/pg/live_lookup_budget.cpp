@@ -70,7 +70,10 @@ void budget_settings_init() {
         &max_live_lookups, -1, -1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
-void spend_live_lookups(std::int64_t needed, const char* what) {
+namespace {
+
+// Throws when `needed` more would cross the limit; counts them when `spend`.
+void charge(std::int64_t needed, const char* what, bool spend) {
     if (needed <= 0) return;
     const TimestampTz statement = GetCurrentStatementStartTimestamp();
     if (statement_count.started != statement) statement_count = StatementCount{statement, 0};
@@ -90,8 +93,15 @@ void spend_live_lookups(std::int64_t needed, const char* what) {
                           "for this session with SET contractor_verify.max_live_lookups = " +
                               total + "; or look fewer licenses up.");
     }
+    if (!spend) return;
     statement_count.used += needed;
     if (portal_used != nullptr) *portal_used += needed;
 }
+
+}  // namespace
+
+void check_live_lookups(std::int64_t needed, const char* what) { charge(needed, what, false); }
+
+void spend_live_lookups(std::int64_t needed, const char* what) { charge(needed, what, true); }
 
 }  // namespace cv::pg

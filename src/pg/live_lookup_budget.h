@@ -13,4 +13,9 @@ namespace cv::pg {
 // message ("this scan", "this batch").
 void spend_live_lookups(std::int64_t needed, const char* what);
 
+// Throws as spend_live_lookups would, counting nothing: a scan that buys its
+// misses as it returns rows is refused up front when all of them would not
+// fit, and counts each round as it buys it.
+void check_live_lookups(std::int64_t needed, const char* what);
+
 }  // namespace cv::pg

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "pg/progress.h"
@@ -31,6 +32,9 @@ public:
     // answered (counted for the usage view).
     std::int64_t answer_from_cache(const std::vector<core::LookupItem>& lookups, bool any_age = false);
     const std::vector<core::LookupItem>& misses() const { return misses_; }
+    // Makes `lookups`, found missing earlier, the misses to buy (buy() checks
+    // the cache again for each before sending it).
+    void set_misses(std::vector<core::LookupItem> lookups) { misses_ = std::move(lookups); }
 
     // Buys the misses (nothing to do when there are none): counts them against
     // the statement's budget (contractor_verify.max_live_lookups), reserves
