@@ -5,11 +5,8 @@
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_fdw_cancel
 trap 'drop_db $DB' EXIT
-fresh_db $DB
+fdw_db $DB
 psql -X -q -v ON_ERROR_STOP=1 -d $DB >/dev/null <<'SQL'
-ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000');
-CREATE SCHEMA cv;
-IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER contractor_verify INTO cv;
 CREATE TABLE contractors AS SELECT i AS id, 'CA'::text AS state, (8300000 + i)::text AS license_no
 FROM generate_series(1, 300) i;
 SQL

@@ -9,11 +9,8 @@
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_fdw_concurrent_update
 trap "drop_db \$DB" EXIT
-fresh_db $DB
+fdw_db $DB
 psql -X -q -v ON_ERROR_STOP=1 -d $DB >/dev/null <<'SQL'
-ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000');
-CREATE SCHEMA cv;
-IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER contractor_verify INTO cv;
 CREATE TABLE reconciled (id int PRIMARY KEY, state text, license_no text, status text, note text);
 INSERT INTO reconciled SELECT i, 'CA', (8400000 + i)::text, NULL, NULL FROM generate_series(1, 20) i;
 CREATE TABLE holders (id int, state text, license_no text);

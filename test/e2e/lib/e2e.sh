@@ -31,6 +31,17 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key '
 SQL
 }
 
+# fdw_db NAME: fresh_db, its server allowing 1000 calls a minute, and the
+# foreign table imported into schema cv.
+fdw_db() {
+  fresh_db "$1"
+  psql -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<'SQL'
+ALTER SERVER contractor_verify OPTIONS (ADD calls_per_minute '1000');
+CREATE SCHEMA cv;
+IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER contractor_verify INTO cv;
+SQL
+}
+
 drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
 
 now_ms() { date +%s%3N; }
