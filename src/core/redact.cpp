@@ -1,5 +1,6 @@
 #include "core/redact.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -14,15 +15,28 @@ namespace {
 
 // Every occurrence, as the text has it (a body that is not JSON: a proxy's
 // error page, a 5xx's text).
+// How long a beginning of the secret (kMinRedactedPrefix characters or
+// more, short of the whole) the text ends with; 0: none.
+std::size_t trailing_prefix(const std::string& text, const std::string& secret) {
+    for (std::size_t len = std::min(secret.size() - 1, text.size()); len >= kMinRedactedPrefix; --len)
+        if (text.compare(text.size() - len, len, secret, 0, len) == 0) return len;
+    return 0;
+}
+
+// A body cut short (a connection reset, a proxy's limit) may end in the
+// first characters of the key: that beginning goes too, from
+// kMinRedactedPrefix characters on, since an error message quotes the body.
 std::size_t redact_raw(std::string& text, const std::string& secret) {
-    std::size_t pos = text.find(secret);
-    if (pos == std::string::npos) return 0;
     const std::size_t replacement = std::strlen(kRedacted);
     std::size_t count = 0;
-    while (pos != std::string::npos) {
+    for (std::size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos + replacement)) {
         text.replace(pos, secret.size(), kRedacted);
         ++count;
-        pos = text.find(secret, pos + replacement);
+    }
+    if (const std::size_t len = trailing_prefix(text, secret); len > 0) {
+        text.replace(text.size() - len, len, kRedacted);
+        ++count;
     }
     return count;
 }
@@ -161,8 +175,11 @@ std::size_t redact_json(std::string& text, const std::string& secret) {
 std::size_t redact(std::string& text, const std::string& secret) {
     if (secret.size() < kMinRedactedLength) return 0;
     // Without a backslash every string reads as it is written: nothing to
-    // find unless the secret is there as it is.
-    if (text.find('\\') == std::string::npos && text.find(secret) == std::string::npos) return 0;
+    // find unless the secret, or the beginning of it a cut body ends with,
+    // is there as it is.
+    if (text.find('\\') == std::string::npos && text.find(secret) == std::string::npos &&
+        trailing_prefix(text, secret) == 0)
+        return 0;
     if (nlohmann::json::accept(text)) return redact_json(text, secret);
     return redact_raw(text, secret);
 }

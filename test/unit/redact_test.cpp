@@ -77,3 +77,17 @@ TEST(Redact, PlainTextAsWritten) {
     EXPECT_EQ(redact(body, "sk_live_0123456789"), 2u);
     EXPECT_EQ(body, "<html>Bearer [redacted] denied \\ [redacted]</html>");
 }
+
+// A body cut short in the middle of the key (a reset connection): the
+// beginning it ends with goes too, since an error quotes the body.
+TEST(Redact, ABodyCutInsideTheKey) {
+    std::string body = R"({"error_code":"UNAUTHORIZED","detail":"Bearer sk_live_0123)";
+    EXPECT_EQ(redact(body, "sk_live_0123456789"), 1u);
+    EXPECT_EQ(body, R"({"error_code":"UNAUTHORIZED","detail":"Bearer [redacted])");
+    std::string whole = "sk_live_0123456789 then sk_l";
+    EXPECT_EQ(redact(whole, "sk_live_0123456789"), 2u);
+    EXPECT_EQ(whole, "[redacted] then [redacted]");
+    std::string short_end = "ends in sk_";
+    EXPECT_EQ(redact(short_end, "sk_live_0123456789"), 0u);
+    EXPECT_EQ(short_end, "ends in sk_");
+}
