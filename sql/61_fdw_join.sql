@@ -255,6 +255,24 @@ LIMIT 1;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
 
+-- A name one scan leaves for a later round is not bought again when another
+-- scan of the statement bought it meanwhile (here an InitPlan that runs at
+-- the first row): with calls of one lookup, each name once.
+CREATE SERVER cv_fdw_one FOREIGN DATA WRAPPER contractor_verify
+  OPTIONS (url :'sim_url', calls_per_minute '1000', batch_size '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw_one OPTIONS (api_key :'sim_key');
+CREATE SCHEMA cvone;
+IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw_one INTO cvone;
+\set _ `test/simctl reset`
+SELECT f.lookup_name, f.error_code,
+       (SELECT count(*) FROM cvone.licenses g WHERE g.state = 'CA' AND g.lookup_name = 'Round Two LLC') AS also_there
+FROM cvone.licenses f WHERE f.state = 'CA' AND f.lookup_name IN ('Round One LLC', 'Round Two LLC')
+ORDER BY 1;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)->>'lookups' AS lookups, (:'c'::jsonb)->'per_license' AS looked_up;
+DROP SCHEMA cvone CASCADE;
+DROP SERVER cv_fdw_one CASCADE;
+
 DROP TABLE newcomers, contractors, applicants;
 DROP SCHEMA cvft CASCADE;
 DROP SERVER cv_fdw CASCADE;

@@ -16,8 +16,16 @@ inline constexpr const char* kRedacted = "[redacted]";
 // of a few characters would corrupt the text around them.
 inline constexpr std::size_t kMinRedactedLength = 8;
 
+// A body cut short that ends in this much of the secret, or more, has
+// that beginning replaced too.
+inline constexpr std::size_t kMinRedactedPrefix = 4;
+
 // Replaces every occurrence of `secret` in `text` with kRedacted; returns how
-// many it replaced (0 for a secret shorter than kMinRedactedLength).
+// many it replaced (0 for a secret shorter than kMinRedactedLength). In a
+// JSON text, each string is searched as it reads once decoded (escapes
+// spelling the secret are replaced whole; numbers and structure are never
+// touched); other text (an error page, a body cut short) as it is written,
+// its end also for a beginning of the secret.
 std::size_t redact(std::string& text, const std::string& secret);
 
 }  // namespace cv::core

@@ -51,22 +51,35 @@ bool MissPurchase::buy_next(ResultStore& store) {
     if (n == 0) return false;
     const std::size_t begin = next_, end = next_ + n;
     next_ = end;
-    std::vector<core::LookupItem> items;
-    items.reserve(n);
-    for (std::size_t i = begin; i < end; ++i) items.push_back(misses_[i].item);
-
     ScratchContext scratch;
     MemoryScope in_scratch(scratch.get());
+    // A name another scan of this statement bought since this one's cache
+    // pass (a subquery's, a nested loop's inner scan) is not bought again.
+    std::vector<core::LookupItem> items;
+    std::vector<bool> bought(n, true);
+    items.reserve(n);
+    for (std::size_t i = begin; i < end; ++i) {
+        Datum answer = 0;
+        if (!misses_[i].name_key.empty() &&
+            statement_name_answer(ctx_.settings.url, misses_[i].name_key, &answer)) {
+            store.put(index_of(misses_[i].item), answer);
+            bought[i - begin] = false;
+            continue;
+        }
+        items.push_back(misses_[i].item);
+    }
+    const auto to_buy = static_cast<std::int64_t>(items.size());
+
     ResultBuilder builder(result_descriptor());
     Storage storage(ctx_);
     LookupSet set(ctx_, storage, builder, store, std::nullopt);
     set.set_misses(std::move(items));
     BatchProgress progress(ctx_.server_name);
-    progress.plan(static_cast<std::int64_t>(n), 0, 0, static_cast<std::int64_t>(n));
+    progress.plan(to_buy, 0, 0, to_buy);
     const core::BatchStats s = set.buy(core::BatchOptions{}, &progress, what_.c_str());
     progress.finish(s);
     stats_.live += s.sent;
-    stats_.cache_hits += static_cast<std::int64_t>(n) - s.sent;
+    stats_.cache_hits += to_buy - s.sent;
     stats_.calls += s.calls;
     stats_.rate_limited += s.rate_limited;
     for (std::size_t i = begin; i < end; ++i) {
@@ -76,7 +89,7 @@ bool MissPurchase::buy_next(ResultStore& store) {
         if (!store.has(index))
             store.put(index, builder.error_row(item.state, item.license_number, "NO_RESULT",
                                                "no answer was recorded for this record"));
-        if (!misses_[i].name_key.empty())
+        if (bought[i - begin] && !misses_[i].name_key.empty())
             remember_statement_name_answer(ctx_.settings.url, misses_[i].name_key,
                                            store.get(index));
     }
