@@ -255,6 +255,24 @@ LIMIT 1;
 \set c `test/simctl counters`
 SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
 
+-- A cursor over the join is planned as the batched join too (it is charged
+-- only its first round before its first row): 12 uncached licenses fetched
+-- through a cursor, one call, not a call per row.
+CREATE TABLE cursor_rows AS
+SELECT i AS id, 'CA'::text AS state, (520000 + i)::text AS license_no FROM generate_series(1, 12) AS i;
+ANALYZE cursor_rows;
+\set _ `test/simctl reset`
+BEGIN;
+DECLARE joined CURSOR FOR
+SELECT r.id, l.license_number FROM cursor_rows r
+JOIN cvft.licenses l ON (l.state, l.license_number) = (r.state, r.license_no);
+FETCH 3 FROM joined;
+FETCH ALL FROM joined \g /dev/null
+COMMIT;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups;
+DROP TABLE cursor_rows;
+
 -- A name one scan leaves for a later round is not bought again when another
 -- scan of the statement bought it meanwhile (here an InitPlan that runs at
 -- the first row): with calls of one lookup, each name once.

@@ -3,6 +3,7 @@
 
 #include "pg/fdw_join.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -163,9 +164,11 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
         consider(root, lfirst_node(RestrictInfo, lc), innerrel, nullptr, info, false, &jk);
     if (jk.state == nullptr || jk.value == nullptr) return;
 
-    // Cost: the outer side, then its distinct keys looked up together (all
-    // assumed live: which ones the cache holds is known only once they are
-    // read), then a pass over the outer rows.
+    // Cost: the outer side, then its distinct keys (all assumed live: which
+    // ones the cache holds is known only once they are read). Before the
+    // first row: the cache pass and the first round of purchases, one call;
+    // the other rounds come as the rows need them, so a plan that stops
+    // early (LIMIT, a cursor) is charged only the first.
     const double outer_rows = outer_path->rows;
     List* key_exprs = lappend(lappend(NIL, jk.state), jk.value);
     const double keys = estimate_num_groups(root, key_exprs, outer_rows, nullptr, nullptr);
@@ -173,10 +176,11 @@ void add_join_path(PlannerInfo* root, RelOptInfo* joinrel, RelOptInfo* outerrel,
     cost_qual_eval(&quals, extra->restrictlist, root);
     QualCost inner_quals;
     cost_qual_eval(&inner_quals, innerrel->baserestrictinfo, root);
-    const double startup = outer_path->total_cost +
-                           core::lookup_cost(keys, keys, info->batch_size) + quals.startup +
-                           inner_quals.startup;
-    const double run = outer_rows * (2 * cpu_tuple_cost + quals.per_tuple + inner_quals.per_tuple);
+    const double first_round = std::min(keys, static_cast<double>(std::max(info->batch_size, 1)));
+    const double first_cost = core::lookup_cost(keys, first_round, info->batch_size);
+    const double startup = outer_path->total_cost + first_cost + quals.startup + inner_quals.startup;
+    const double run = core::lookup_cost(keys, keys, info->batch_size) - first_cost +
+                       outer_rows * (2 * cpu_tuple_cost + quals.per_tuple + inner_quals.per_tuple);
 
     CustomPath* path = makeNode(CustomPath);
     path->path.pathtype = T_CustomScan;
