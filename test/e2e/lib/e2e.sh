@@ -46,6 +46,26 @@ drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" 
 
 now_ms() { date +%s%3N; }
 
+# expect_statement_timeout DB SQL WHAT: SQL under a 700 ms statement_timeout
+# is cancelled within 2 s and the session goes on.
+expect_statement_timeout() {
+  local t0 out took
+  t0=$(now_ms)
+  out=$(psql -X -At -d "$1" 2>&1 <<SQL
+SET statement_timeout = '700ms';
+$2
+RESET statement_timeout;
+SELECT 'still usable';
+SQL
+)
+  took=$(( $(now_ms) - t0 ))
+  echo "$out"
+  grep -q "canceling statement due to statement timeout" <<<"$out" || fail "no statement_timeout"
+  grep -q "still usable" <<<"$out" || fail "the session did not go on after statement_timeout"
+  [ "$took" -lt 2000 ] || fail "statement_timeout took $took ms"
+  pass "statement_timeout of 700 ms ended $3 in $took ms"
+}
+
 # own_simulator KEY: starts a simulator of the test's own (counters and quota
 # counts no other test touches) answering KEY, and points CV_SIM_URL,
 # CV_SIM_CONTROL and CV_SIM_KEY at it; stop_own_simulator ends it.
