@@ -27,7 +27,9 @@ ICU_CFLAGS := $(shell pkg-config --cflags icu-uc 2>/dev/null)
 ICU_LIBS := $(shell pkg-config --libs icu-uc 2>/dev/null || echo -licuuc)
 
 PG_CPPFLAGS = -Isrc $(CURL_CFLAGS) $(ICU_CFLAGS)
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+# NDEBUG: no assert() checks in release code (nlohmann/json runs one in every
+# value it builds and destroys), as in the CMake build of the core and its tests.
+PG_CXXFLAGS = -std=c++17 -DNDEBUG -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-register -MMD -MP
 SHLIB_LINK = $(CURL_LIBS) $(ICU_LIBS) -lstdc++ -Wl,--version-script=$(CURDIR)/src/pg/exports.map
 

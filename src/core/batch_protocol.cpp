@@ -63,9 +63,62 @@ Observation answer_for(const LookupItem& item, json&& result, const std::string&
     return o;
 }
 
+// Appends s as a JSON string, escaped as the JSON library escapes it; false
+// (and nothing appended) when s holds a byte outside ASCII, which the
+// library checks for valid UTF-8.
+bool append_ascii_string(std::string& out, const std::string& s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80) return false;
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    static const char kHex[] = "0123456789abcdef";
+                    out += "\\u00";
+                    out += kHex[(c >> 4) & 0xf];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+    return true;
+}
+
+// The body as the JSON library would print it, written directly (a chunk's
+// body is built for every call); nullopt when a value is not ASCII.
+std::optional<std::string> ascii_request_body(const std::vector<LookupItem>& items) {
+    std::string out;
+    out.reserve(16 + items.size() * 64);
+    out += "{\"requests\":[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const LookupItem& item = items[i];
+        out += i == 0 ? "{\"id\":" : ",{\"id\":";
+        if (!append_ascii_string(out, item.lookup_id)) return std::nullopt;
+        const bool by_number = !item.license_number.empty();
+        out += by_number ? ",\"license_number\":" : ",\"name\":";
+        if (!append_ascii_string(out, by_number ? item.license_number : item.name)) return std::nullopt;
+        out += ",\"state\":";
+        if (!append_ascii_string(out, item.state)) return std::nullopt;
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
 }  // namespace
 
 std::string batch_request_body(const std::vector<LookupItem>& items) {
+    if (auto body = ascii_request_body(items)) return std::move(*body);
     json requests = json::array();
     for (const auto& item : items) {
         json r = {{"id", item.lookup_id}, {"state", item.state}};

@@ -133,6 +133,8 @@ void require_utf8(const std::string& s, const std::string& what) {
 }
 
 std::string nfkc(const std::string& s) {
+    // ASCII is its own NFKC form: most rosters never reach the normalizer.
+    if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) return s;
     UErrorCode status = U_ZERO_ERROR;
     const icu::Normalizer2* n = icu::Normalizer2::getNFKCInstance(status);
     std::string out;

@@ -14,6 +14,9 @@ namespace {
 // Tags in front of an optional<bool>.
 constexpr std::uint8_t kNoValue = 0, kFalse = 1, kTrue = 2;
 
+// CBOR's one-byte encodings of [] and {}.
+constexpr std::uint8_t kCborEmptyArray = 0x80, kCborEmptyMap = 0xa0;
+
 // A JSON value: its CBOR length (0 for null), then the CBOR bytes.
 void put_json(ByteWriter& out, const nlohmann::json& j, std::string& scratch) {
     if (j.is_null()) {
@@ -85,6 +88,9 @@ nlohmann::json get_json(ByteReader& in) {
     const std::string_view bytes = in.str_view();
     nlohmann::json j;
     if (bytes.empty()) return j;
+    // An empty array or object (most records' disciplinary actions): no parser.
+    if (bytes.size() == 1 && static_cast<std::uint8_t>(bytes[0]) == kCborEmptyArray) return nlohmann::json::array();
+    if (bytes.size() == 1 && static_cast<std::uint8_t>(bytes[0]) == kCborEmptyMap) return nlohmann::json::object();
     BoundedBuilder builder(j);
     bool ok = false;
     try {

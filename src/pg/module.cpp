@@ -4,6 +4,7 @@
 
 #include "pg/launcher.h"
 #include "pg/pg_headers.h"
+#include "pg/worker_release.h"
 
 extern "C" {
 #include "miscadmin.h"
@@ -27,10 +28,12 @@ void _PG_init(void) {
     // the worker's queues need shared memory, which only a preloaded library
     // can have; without it the functions fall back to a per-session limiter,
     // record answers in the caller's transaction, and say so.
-    // The launcher resumes verification jobs at server start.
+    // The launcher resumes verification jobs at server start. DROP DATABASE
+    // and its kind let an idle worker go at once.
     if (process_shared_preload_libraries_in_progress) {
         cv::pg::shared_state_request();
         cv::pg::launcher_register();
+        cv::pg::worker_release_init();
     }
     cv::pg::reserve_guc_prefix();
 }

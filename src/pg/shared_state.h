@@ -90,6 +90,7 @@ struct RecorderQueue {
     bool starting;   // a worker was registered and has not attached yet
     TimestampTz start_requested_at;
     bool has_jobs;   // the database has jobs queued or running: keep a worker for it
+    bool leave_when_idle;  // a statement needs the database to itself (pg/worker_release.h)
     Latch* worker_latch;
     std::uint64_t done_ticket;
     int head, count;

@@ -59,7 +59,7 @@ namespace cv::pg {
 
 namespace {
 
-int idle_timeout_ms = 2000;
+int idle_timeout_ms = 60000;
 int queue_index = -1;
 
 // Records (or sets aside) a message, read where it lies in shared memory;
@@ -269,12 +269,15 @@ void run(int index, const WorkerStartArgs& args) {
         pg_call([&] {
             LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
             if (q.count == 0 && !q.has_jobs &&
-                TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms)) {
-                // Idle: leave, so the database can be dropped; a backend with
-                // answers to record or a job to run starts a new worker.
+                (q.leave_when_idle ||
+                 TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms))) {
+                // Idle: leave (at once when a statement needs the database to
+                // itself); a backend with answers to record or a job to run
+                // starts a new worker.
                 q.worker_pid = 0;
                 q.worker_latch = nullptr;
                 q.database = InvalidOid;
+                q.leave_when_idle = false;
                 leave = true;
             }
             LWLockRelease(s->recorder_lock);
@@ -296,9 +299,10 @@ void worker_settings_init() {
     DefineCustomIntVariable(
         "contractor_verify.worker_idle_timeout",
         "How long a database's contractor_verify worker waits for work before it exits.",
-        "A backend starts a new one when it has answers to record. While a worker runs, "
-        "DROP DATABASE waits for it (or use DROP DATABASE ... WITH (FORCE)).",
-        &idle_timeout_ms, 2000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+        "A backend starts a new one when it has answers to record. An idle worker leaves at "
+        "once when DROP DATABASE, ALTER DATABASE ... RENAME TO or SET TABLESPACE, or CREATE "
+        "DATABASE ... TEMPLATE needs its database.",
+        &idle_timeout_ms, 60000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     job_settings_init();
 }
 

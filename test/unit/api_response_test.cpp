@@ -131,3 +131,45 @@ TEST(ApiResponse, AnErrorStatusNamingVerifiedIsStillAnError) {
     EXPECT_EQ(b.answers[0].outcome, "UNKNOWN_ERROR");
     EXPECT_FALSE(b.answers[0].verified());
 }
+
+namespace {
+
+// The body as the JSON library prints it: what every chunk's body must equal.
+std::string library_body(const std::vector<LookupItem>& items) {
+    nlohmann::json requests = nlohmann::json::array();
+    for (const auto& item : items) {
+        nlohmann::json r = {{"id", item.lookup_id}, {"state", item.state}};
+        if (!item.license_number.empty())
+            r["license_number"] = item.license_number;
+        else
+            r["name"] = item.name;
+        requests.push_back(std::move(r));
+    }
+    return nlohmann::json{{"requests", std::move(requests)}}.dump();
+}
+
+}  // namespace
+
+TEST(BatchRequestBody, SameAsTheJsonLibraryForEveryAsciiByte) {
+    std::vector<LookupItem> items = {{"1", "CA", "1000001", ""}, {"2", "TX", "", "Acme \"Best\" Roofing"}};
+    std::string every;
+    for (int c = 1; c < 0x80; ++c) every += static_cast<char>(c);
+    items.push_back({"3", "NY", every, ""});
+    items.push_back({"4", "NY", "", "tab\there\\slash\nline\x1f\x7f"});
+    const std::string body = batch_request_body(items);
+    EXPECT_EQ(body, library_body(items));
+    const auto back = nlohmann::json::parse(body);
+    ASSERT_EQ(back["requests"].size(), 4u);
+    EXPECT_EQ(back["requests"][2]["license_number"], every);
+    EXPECT_EQ(back["requests"][1]["name"], "Acme \"Best\" Roofing");
+    EXPECT_FALSE(back["requests"][1].contains("license_number"));
+}
+
+TEST(BatchRequestBody, NonAsciiGoesThroughTheJsonLibrary) {
+    const std::vector<LookupItem> items = {{"1", "CA", "1000001", ""}, {"2", "CA", "", "Müller Bau"}};
+    const std::string body = batch_request_body(items);
+    EXPECT_EQ(body, library_body(items));
+    EXPECT_EQ(nlohmann::json::parse(body)["requests"][1]["name"], "Müller Bau");
+}
+
+TEST(BatchRequestBody, EmptyChunk) { EXPECT_EQ(batch_request_body({}), library_body({})); }

@@ -145,6 +145,17 @@ TEST(ObservationCodec, EmptyCandidatesAreNotNull) {
     EXPECT_TRUE(round_trip(o).candidates.is_object());
 }
 
+TEST(ObservationCodec, EmptyContainersInARecordStayContainers) {
+    Observation o = full();
+    o.record->address = json::object();
+    o.record->disciplinary_actions = json::array();
+    const Observation back = round_trip(o);
+    ASSERT_TRUE(back.record->address.is_object());
+    EXPECT_TRUE(back.record->address.empty());
+    ASSERT_TRUE(back.record->disciplinary_actions.is_array());
+    EXPECT_FALSE(back.record->has_disciplinary_actions());
+}
+
 TEST(ObservationCodec, ErrorWithoutRecord) {
     Observation o;
     o.state = "TX";

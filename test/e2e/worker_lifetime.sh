@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A database's worker stays between batches for worker_idle_timeout (a minute
+# by default), so a batch after a pause meets the worker that recorded the
+# last one. Statements that need the database to themselves do not wait for
+# it: DROP DATABASE, ALTER DATABASE ... RENAME TO and CREATE DATABASE ...
+# TEMPLATE, without FORCE, succeed at once while the worker idles.
+source "$(dirname "$0")/lib/e2e.sh"
+DB=cv_e2e_lifetime
+cleanup() { drop_db $DB; drop_db cv_e2e_lifetime_renamed; drop_db cv_e2e_lifetime_copy; }
+trap cleanup EXIT
+"$SIMCTL" reset
+fresh_db $DB
+drop_db cv_e2e_lifetime_renamed
+drop_db cv_e2e_lifetime_copy
+worker_of() {
+  q postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = '$1'"
+}
+batch() { q "$1" "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'l' || i, 'CA', ($2 + i)::text FROM generate_series(1, 20) i\$\$)"; }
+
+assert_eq 20 "$(batch $DB 9100000)" "first batch's rows"
+first=$(worker_of $DB)
+[ -n "$first" ] || fail "no worker after a batch"
+sleep 3
+assert_eq "$first" "$(worker_of $DB)" "the worker still there after 3 s without work"
+assert_eq 20 "$(batch $DB 9200000)" "second batch's rows"
+assert_eq "$first" "$(worker_of $DB)" "the second batch recorded by the same worker"
+pass "a batch after a pause meets the running worker"
+
+# Each statement below would wait 5 s for the idle worker and fail.
+exclusive() {  # exclusive WHAT SQL
+  local t0 t1
+  t0=$(now_ms)
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "$2" >/dev/null || fail "$1 failed while the worker idled"
+  t1=$(now_ms)
+  echo "$1 with an idle worker: $((t1 - t0)) ms"
+}
+exclusive "ALTER DATABASE ... RENAME TO" "ALTER DATABASE $DB RENAME TO cv_e2e_lifetime_renamed"
+assert_eq 20 "$(batch cv_e2e_lifetime_renamed 9300000)" "a batch in the renamed database"
+[ -n "$(worker_of cv_e2e_lifetime_renamed)" ] || fail "no worker in the renamed database"
+exclusive "CREATE DATABASE ... TEMPLATE" "CREATE DATABASE cv_e2e_lifetime_copy TEMPLATE cv_e2e_lifetime_renamed"
+assert_eq 60 "$(q cv_e2e_lifetime_copy "SELECT count(*) FROM contractor_verify.license_cache")" "the copy holds every recorded answer"
+assert_eq 20 "$(batch cv_e2e_lifetime_renamed 9400000)" "another batch"
+[ -n "$(worker_of cv_e2e_lifetime_renamed)" ] || fail "no worker before DROP DATABASE"
+exclusive "DROP DATABASE" "DROP DATABASE cv_e2e_lifetime_renamed"
+assert_eq 80 "$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')" "lookups bought"
+pass "DROP DATABASE, RENAME and TEMPLATE do not wait for an idle worker"
