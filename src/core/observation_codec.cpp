@@ -101,7 +101,7 @@ nlohmann::json get_json(ByteReader& in) {
     return j;
 }
 
-void put_record(ByteWriter& out, const LicenseRecord& r, std::string& scratch) {
+void put_record(ByteWriter& out, const LicenseRecord& r, bool without_address, std::string& scratch) {
     out.str(r.state);
     out.str(r.license_number);
     out.str(r.license_status);
@@ -114,7 +114,8 @@ void put_record(ByteWriter& out, const LicenseRecord& r, std::string& scratch) {
     out.opt_i64(r.bond_amount_cents);
     out.u8(!r.insurance_required ? kNoValue : *r.insurance_required ? kTrue : kFalse);
     put_json(out, r.disciplinary_actions, scratch);
-    put_json(out, r.address, scratch);
+    static const nlohmann::json kNone;
+    put_json(out, without_address ? kNone : r.address, scratch);
 }
 
 // Dates come back only as parse_license_record leaves them.
@@ -152,7 +153,7 @@ LicenseRecord get_record(ByteReader& in) {
 
 }  // namespace
 
-void encode_observation(const Observation& o, ByteWriter& out) {
+void encode_observation(const Observation& o, ByteWriter& out, bool raw_beside) {
     std::string scratch;
     out.str(o.id);
     out.str(o.state);
@@ -163,7 +164,7 @@ void encode_observation(const Observation& o, ByteWriter& out) {
     out.str(o.error_message);
     put_json(out, o.candidates, scratch);
     out.boolean(o.record.has_value());
-    if (o.record) put_record(out, *o.record, scratch);
+    if (o.record) put_record(out, *o.record, raw_beside, scratch);
     out.i64(o.observed_at_ms);
     out.opt_i64(o.ttl_ms);
     out.opt_i64(o.retry_at_ms);

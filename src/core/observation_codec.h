@@ -11,7 +11,10 @@
 
 namespace cv::core {
 
-void encode_observation(const Observation& o, ByteWriter& out);
+// raw_beside: the message carries the observation's raw record beside it,
+// which holds the record's address, so the address is left out (it reads
+// back as null: the reader takes it from the raw record).
+void encode_observation(const Observation& o, ByteWriter& out, bool raw_beside = false);
 
 // Reads what encode_observation wrote (raw left null). Throws Error(Internal)
 // on a truncated or garbled encoding, including a date that is not

@@ -32,7 +32,7 @@ std::string encode_message(const RecordingTarget& target, const std::vector<core
     w.str(target.api_key_id);
     w.u32(static_cast<std::uint32_t>(observations.size()));
     for (std::size_t i = 0; i < observations.size(); ++i) {
-        core::encode_observation(observations[i], w);
+        core::encode_observation(observations[i], w, raw[i] != 0);
         if (raw[i] == 0) {
             w.u32(0);
         } else {

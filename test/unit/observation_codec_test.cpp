@@ -85,15 +85,15 @@ void expect_same(const Observation& a, const Observation& b) {
     EXPECT_EQ(a.charged_lookups, b.charged_lookups);
 }
 
-std::string encode(const Observation& o) {
+std::string encode(const Observation& o, bool raw_beside = false) {
     std::string bytes;
     ByteWriter w(bytes);
-    encode_observation(o, w);
+    encode_observation(o, w, raw_beside);
     return bytes;
 }
 
-Observation round_trip(const Observation& o) {
-    const std::string bytes = encode(o);
+Observation round_trip(const Observation& o, bool raw_beside = false) {
+    const std::string bytes = encode(o, raw_beside);
     ByteReader r(bytes);
     Observation back = decode_observation(r);
     EXPECT_TRUE(r.at_end());
@@ -154,6 +154,16 @@ TEST(ObservationCodec, EmptyContainersInARecordStayContainers) {
     EXPECT_TRUE(back.record->address.empty());
     ASSERT_TRUE(back.record->disciplinary_actions.is_array());
     EXPECT_FALSE(back.record->has_disciplinary_actions());
+}
+
+TEST(ObservationCodec, AddressLeftToTheRawRecordBeside) {
+    const Observation o = full();
+    ASSERT_TRUE(o.record->address.is_object());
+    const Observation back = round_trip(o, true);
+    EXPECT_TRUE(back.record->address.is_null());
+    Observation expected = o;
+    expected.record->address = nullptr;
+    expect_same(expected, back);
 }
 
 TEST(ObservationCodec, ErrorWithoutRecord) {
