@@ -11,6 +11,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 }
 
 namespace cv::pg {
@@ -54,8 +55,12 @@ const char* exclusive_database(Node* stmt) {
 void utility_hook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                   DestReceiver* dest, QueryCompletion* qc) {
-    if (const char* name = exclusive_database(pstmt->utilityStmt))
-        release_worker_of(get_database_oid(name, true));
+    // Only for the database's owner (or a superuser), who may run the
+    // statement: nobody else can make a worker leave early.
+    if (const char* name = exclusive_database(pstmt->utilityStmt)) {
+        const Oid database = get_database_oid(name, true);
+        if (OidIsValid(database) && pg_database_ownercheck(database, GetUserId())) release_worker_of(database);
+    }
     if (previous_hook != nullptr)
         previous_hook(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
     else

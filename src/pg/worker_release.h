@@ -1,9 +1,10 @@
 // Statements that need a database to themselves (DROP DATABASE, ALTER
 // DATABASE ... RENAME TO or SET TABLESPACE, CREATE DATABASE ... TEMPLATE)
 // wait up to 5 seconds for other sessions to leave it, then fail. The
-// database's contractor_verify worker counts as one: a utility hook asks it
-// to leave at once when it has nothing left to record or run, instead of
-// after worker_idle_timeout.
+// database's contractor_verify worker counts as one: when the database's
+// owner (or a superuser) runs one, a utility hook asks the worker to leave at
+// once when it has nothing left to record or run, instead of after
+// worker_idle_timeout.
 #pragma once
 
 #include "pg/pg_headers.h"

@@ -6,7 +6,10 @@
 # TEMPLATE, without FORCE, succeed at once while the worker idles.
 source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_lifetime
-cleanup() { drop_db $DB; drop_db cv_e2e_lifetime_renamed; drop_db cv_e2e_lifetime_copy; }
+cleanup() {
+  drop_db $DB; drop_db cv_e2e_lifetime_renamed; drop_db cv_e2e_lifetime_copy
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS cv_e2e_lifetime_other" >/dev/null 2>&1
+}
 trap cleanup EXIT
 "$SIMCTL" reset
 fresh_db $DB
@@ -25,6 +28,14 @@ assert_eq "$first" "$(worker_of $DB)" "the worker still there after 3 s without 
 assert_eq 20 "$(batch $DB 9200000)" "second batch's rows"
 assert_eq "$first" "$(worker_of $DB)" "the second batch recorded by the same worker"
 pass "a batch after a pause meets the running worker"
+
+# Someone who may not drop the database cannot make its worker leave.
+q postgres "DROP ROLE IF EXISTS cv_e2e_lifetime_other" >/dev/null
+q postgres "CREATE ROLE cv_e2e_lifetime_other LOGIN CREATEDB" >/dev/null
+out=$(psql -X -q -U cv_e2e_lifetime_other -d postgres -c "DROP DATABASE $DB" 2>&1) && fail "a non-owner dropped the database"
+grep -q "must be owner" <<<"$out" || fail "unexpected error: $out"
+sleep 0.6
+assert_eq "$first" "$(worker_of $DB)" "the worker after a non-owner's DROP DATABASE"
 
 # Each statement below would wait 5 s for the idle worker and fail.
 exclusive() {  # exclusive WHAT SQL
