@@ -109,6 +109,19 @@ SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls;
 -- Within the quota it runs.
 ALTER SERVER cv_quota OPTIONS (SET monthly_lookup_quota '200');
 SELECT count(*) AS rows FROM cv_verify_batch($$SELECT id, state, license_no FROM roster WHERE id IN ('c1', 'c2')$$);
+-- A call the API may have charged (a 200 that cannot be read) is sent again
+-- only when the quota can count it once more: with 53 of 203 spent, a chunk
+-- of 100 read as garbage once would need 200 more. Its records fail, saying
+-- why, after one call.
+ALTER SERVER cv_quota OPTIONS (SET monthly_lookup_quota '203');
+\set _ `test/simctl reset`
+\set _ `test/simctl fault malformed_json endpoint=batch`
+SELECT error_code, count(*) AS rows,
+       bool_and(error_message LIKE '%monthly lookup quota cannot cover charging it once more%') AS says_why
+FROM cv_verify_batch($$SELECT 'g' || i, 'CA', (620000 + i)::text FROM generate_series(1, 100) i$$)
+GROUP BY error_code;
+\set c `test/simctl counters`
+SELECT (:'c'::jsonb)#>>'{calls,total}' AS api_calls, (:'c'::jsonb)->>'lookups' AS lookups_charged;
 RESET contractor_verify.server;
 DROP SERVER cv_quota, cv_quota_alias CASCADE;
 

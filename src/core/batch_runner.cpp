@@ -290,9 +290,24 @@ private:
                     give_up(chunk, in, response, observed);
                     return;
                 }
+                if (!may_charge_again(chunk)) {
+                    BatchInterpretation refused = in;
+                    refused.reason += "; not sent again: the API may have charged this call, and the "
+                                      "monthly lookup quota cannot cover charging it once more";
+                    give_up(chunk, refused, response, observed);
+                    return;
+                }
                 retry(std::move(chunk), in, observed);
                 return;
         }
+    }
+
+    // A chunk whose last attempt the API may have charged is sent again only
+    // when the quota covers another charge.
+    bool may_charge_again(const Chunk& chunk) {
+        const Observation& last = chunk.failed_attempts.back();
+        return last.charged_lookups <= 0 || !hooks_.may_charge_again ||
+               hooks_.may_charge_again(static_cast<std::int64_t>(chunk.items.size()));
     }
 
     void retry(Chunk chunk, const BatchInterpretation& in, std::int64_t observed) {

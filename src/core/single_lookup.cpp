@@ -143,6 +143,12 @@ SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
             if (in.verdict == Verdict::Rejected || in.verdict == Verdict::Malformed ||
                 attempt >= s.max_retries)
                 throw_call_failure(in.verdict, in.reason, s, server_name, result.attempts, resp.body);
+            if (in.observation.charged_lookups > 0 && hooks.may_charge_again && !hooks.may_charge_again(1))
+                throw Error(ErrorKind::QuotaExceeded,
+                            "the ContractorVerify API at " + url_host(s.url) + " may have charged the lookup (" +
+                                in.reason + "), and the monthly quota on server \"" + server_name +
+                                "\" cannot cover charging it again",
+                            "Raise monthly_lookup_quota, or wait for the quota to reset on the 1st (UTC).");
             std::chrono::milliseconds wait =
                 backoff_delay(attempt, s.retry_base, s.retry_max, hooks.random01());
             if (in.verdict == Verdict::RetryAfter && in.retry_after) {

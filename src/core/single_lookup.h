@@ -22,6 +22,11 @@ struct CallHooks {
     std::function<void(std::chrono::milliseconds)> sleep;
     std::function<double()> random01;
     std::function<std::int64_t()> now_ms;
+    // Optional: asked before sending again a call the API may have charged
+    // (its request went out; its answer never arrived or could not be
+    // read), with the lookups it holds. True when the monthly quota covers
+    // charging them once more; false stops the retries (the call fails).
+    std::function<bool(std::int64_t lookups)> may_charge_again;
 };
 
 struct SingleLookupResult {

@@ -419,6 +419,7 @@ void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryC
     core::BatchHooks hooks;
     static_cast<core::CallHooks&>(hooks) = backend_call_hooks();
     hooks.steady_now_ms = [] { return steady_now_ms(); };
+    hooks.may_charge_again = [&](std::int64_t n) { return quota.try_reserve(n); };
     hooks.should_stop = [&] {
         if (!run.fail_code.empty() || run.cancelled) return true;
         const std::int64_t now = steady_now_ms();

@@ -195,6 +195,7 @@ core::BatchStats LookupSet::buy(const core::BatchOptions& options, BatchProgress
     core::BatchHooks hooks;
     static_cast<core::CallHooks&>(hooks) = backend_call_hooks();
     hooks.steady_now_ms = [] { return steady_now_ms(); };
+    hooks.may_charge_again = [this](std::int64_t n) { return storage_.reserve_again(n); };
     return core::run_batch(backend_http_client(), ctx_.settings, ctx_.server_name, ctx_.api_key,
                            source, *gate, sink, hooks, options);
 }

@@ -190,6 +190,16 @@ void QuotaReservation::cover(std::int64_t needed) {
     if (needed > reserved_) reserve(needed - reserved_);
 }
 
+bool QuotaReservation::try_reserve(std::int64_t extra) {
+    try {
+        reserve(extra);
+        return true;
+    } catch (const core::Error& e) {
+        if (e.kind() != core::ErrorKind::QuotaExceeded) throw;
+        return false;
+    }
+}
+
 void QuotaReservation::charge(std::int64_t lookups) {
     SharedState* s = shared_state();
     if (s == nullptr || lookups <= 0) return;

@@ -46,6 +46,9 @@ public:
     // Makes sure `needed` lookups are reserved, reserving only what this
     // reservation does not hold yet; throws Error(QuotaExceeded) as reserve() does.
     void cover(std::int64_t needed);
+    // Reserves `extra` lookups more (a call the API may have charged, sent
+    // again); false, nothing reserved, when they would cross the quota.
+    bool try_reserve(std::int64_t extra);
 
 private:
     // Gives back what is reserved and not charged and saves unsaved charges;

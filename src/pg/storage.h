@@ -54,6 +54,9 @@ public:
     // lookups of the monthly quota (or refuses them, nothing sent), and
     // decides whether the worker records the answers.
     void prepare_to_call(std::int64_t needed);
+    // Before a call the API may have charged is sent again: reserves its
+    // lookups once more, or false when the quota cannot cover them.
+    bool reserve_again(std::int64_t lookups) { return quota_.try_reserve(lookups); }
 
     // Records a chunk's observations and hands each answer's cv_result to
     // on_result (with the observation), in order. Never waits on another

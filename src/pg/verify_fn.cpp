@@ -97,9 +97,11 @@ Datum lookup(FunctionCallInfo fcinfo, const cv::core::LookupTarget& target,
     cv::pg::spend_live_lookups(1, "this lookup");
     storage.prepare_to_call(1);
     std::unique_ptr<cv::core::RateGate> gate = cv::pg::make_rate_gate(ctx, cv::pg::CallKind::Single);
+    cv::core::CallHooks hooks = cv::pg::backend_call_hooks();
+    hooks.may_charge_again = [&storage](std::int64_t n) { return storage.reserve_again(n); };
     cv::core::SingleLookupResult result =
         cv::core::lookup_single(cv::pg::backend_http_client(), ctx.settings, ctx.server_name,
-                                ctx.api_key, target, cv::pg::backend_call_hooks(), gate.get());
+                                ctx.api_key, target, hooks, gate.get());
     std::vector<cv::core::Observation> observations;
     for (auto& failed : result.failed_attempts) {
         failed.attempt_only = true;

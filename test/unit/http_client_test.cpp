@@ -246,6 +246,45 @@ TEST_F(HttpTest, AnUnreadable200FailsAfterMaxRetries) {
     EXPECT_EQ(counters()["calls"]["verify"], 3);
 }
 
+TEST_F(HttpTest, AChargedLookupIsSentAgainOnlyWhenTheQuotaCoversIt) {
+    control("fault", {{"mode", "malformed_json"}});
+    std::vector<std::int64_t> asked;
+    hooks_.may_charge_again = [&](std::int64_t n) {
+        asked.push_back(n);
+        return false;
+    };
+    SingleLookupResult r = lookup_single(*http_, settings_, "sim", "cv_test_key", {"CA", "1052183", ""}, hooks_);
+    ASSERT_TRUE(r.failure);
+    try {
+        std::rethrow_exception(r.failure);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+        EXPECT_NE(std::string(e.what()).find("cannot cover charging it again"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(asked, std::vector<std::int64_t>{1});
+    ASSERT_EQ(r.failed_attempts.size(), 1u);
+    EXPECT_EQ(r.failed_attempts[0].charged(), 1);
+    EXPECT_EQ(counters()["calls"]["verify"], 1);
+
+    // Covered: sent again, and answered.
+    asked.clear();
+    hooks_.may_charge_again = [&](std::int64_t n) {
+        asked.push_back(n);
+        return true;
+    };
+    control("fault", {{"mode", "malformed_json"}});
+    EXPECT_TRUE(lookup().answer.verified());
+    EXPECT_EQ(asked, std::vector<std::int64_t>{1});
+}
+
+TEST_F(HttpTest, An5xxIsSentAgainWithoutAskingTheQuota) {
+    control("fault", {{"mode", "http503"}});
+    bool asked = false;
+    hooks_.may_charge_again = [&](std::int64_t) { return asked = true, false; };
+    EXPECT_TRUE(lookup().answer.verified());
+    EXPECT_FALSE(asked);
+}
+
 TEST_F(HttpTest, AnOversizedBodyIsNotRetried) {
     control("fault", {{"mode", "oversized"}, {"bytes", 1 << 20}});
     settings_.max_response_bytes = 64 * 1024;
