@@ -1,6 +1,7 @@
 #include "core/batch_protocol.h"
 
 #include "core/error.h"
+#include "core/json_escape.h"
 #include "core/normalize.h"
 
 #include <nlohmann/json.hpp>
@@ -70,24 +71,20 @@ bool append_ascii_string(std::string& out, const std::string& s) {
     for (char c : s)
         if (static_cast<unsigned char>(c) >= 0x80) return false;
     out += '"';
+    static const char kHex[] = "0123456789abcdef";
     for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    static const char kHex[] = "0123456789abcdef";
-                    out += "\\u00";
-                    out += kHex[(c >> 4) & 0xf];
-                    out += kHex[c & 0xf];
-                } else {
-                    out += c;
-                }
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (const char letter = json_escape_letter(c)) {
+            out += '\\';
+            out += letter;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += "\\u00";
+            out += kHex[(c >> 4) & 0xf];
+            out += kHex[c & 0xf];
+        } else {
+            out += c;
         }
     }
     out += '"';

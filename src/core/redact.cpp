@@ -1,5 +1,7 @@
 #include "core/redact.h"
 
+#include "core/json_escape.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -87,27 +89,21 @@ void decode(const std::string& text, std::size_t begin, std::size_t end, std::st
         } else {
             const char e = text[i + 1];
             i += 2;
-            switch (e) {
-                case 'b': decoded += '\b'; break;
-                case 'f': decoded += '\f'; break;
-                case 'n': decoded += '\n'; break;
-                case 'r': decoded += '\r'; break;
-                case 't': decoded += '\t'; break;
-                case 'u': {
-                    std::uint32_t cp = hex4(text, i);
-                    i += 4;
-                    if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= end && text[i] == '\\' &&
-                        text[i + 1] == 'u') {
-                        const std::uint32_t low = hex4(text, i + 2);
-                        if (low >= 0xDC00 && low < 0xE000) {
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                            i += 6;
-                        }
+            if (e == 'u') {
+                std::uint32_t cp = hex4(text, i);
+                i += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= end && text[i] == '\\' &&
+                    text[i + 1] == 'u') {
+                    const std::uint32_t low = hex4(text, i + 2);
+                    if (low >= 0xDC00 && low < 0xE000) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                        i += 6;
                     }
-                    append_utf8(decoded, cp);
-                    break;
                 }
-                default: decoded += e; break;  // " \ /
+                append_utf8(decoded, cp);
+            } else {
+                const char c = json_escaped_character(e);
+                decoded += c != 0 ? c : e;  // b f n r t; " \ /
             }
         }
         if (raw != nullptr)

@@ -353,35 +353,29 @@ TEST_F(BatchTest, AnUnreadable200GivesUpAfterMaxRetries) {
 }
 
 TEST_F(BatchTest, AChargedCallIsSentAgainOnlyWhenTheQuotaCoversIt) {
-    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
-    std::vector<std::int64_t> asked;
-    batch_hooks_.may_charge_again = [&](std::int64_t n) {
-        asked.push_back(n);
-        return false;
-    };
-    BatchStats stats = run(items(20), gate_);
-    EXPECT_EQ(stats.calls, 1);
-    EXPECT_EQ(asked, std::vector<std::int64_t>{20});
-    ASSERT_EQ(sink_.answers.size(), 20u);
-    for (const auto& [id, o] : sink_.answers) {
-        EXPECT_EQ(o.outcome, "CALL_FAILED") << id;
-        EXPECT_NE(o.error_message.find("monthly lookup quota cannot cover"), std::string::npos) << o.error_message;
+    for (const bool covered : {false, true}) {
+        sink_ = CollectingSink{};
+        control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
+        std::vector<std::int64_t> asked;
+        batch_hooks_.may_charge_again = [&](std::int64_t n) {
+            asked.push_back(n);
+            return covered;
+        };
+        BatchStats stats = run(items(20), gate_);
+        EXPECT_EQ(stats.calls, covered ? 2 : 1);
+        EXPECT_EQ(asked, std::vector<std::int64_t>{20});
+        ASSERT_EQ(sink_.answers.size(), 20u);
+        for (const auto& [id, o] : sink_.answers) {
+            if (covered) {
+                EXPECT_TRUE(o.verified()) << id;
+                continue;
+            }
+            EXPECT_EQ(o.outcome, "CALL_FAILED") << id;
+            EXPECT_NE(o.error_message.find("monthly lookup quota cannot cover"), std::string::npos) << o.error_message;
+        }
+        ASSERT_EQ(sink_.history_only.size(), 1u);
+        EXPECT_EQ(sink_.history_only[0].charged(), 20);
     }
-    ASSERT_EQ(sink_.history_only.size(), 1u);
-    EXPECT_EQ(sink_.history_only[0].charged(), 20);
-}
-
-TEST_F(BatchTest, AChargedCallCoveredByTheQuotaIsSentAgain) {
-    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
-    std::vector<std::int64_t> asked;
-    batch_hooks_.may_charge_again = [&](std::int64_t n) {
-        asked.push_back(n);
-        return true;
-    };
-    BatchStats stats = run(items(20), gate_);
-    EXPECT_EQ(stats.calls, 2);
-    EXPECT_EQ(asked, std::vector<std::int64_t>{20});
-    for (const auto& [id, o] : sink_.answers) EXPECT_TRUE(o.verified()) << id;
 }
 
 TEST_F(BatchTest, A5xxIsSentAgainWithoutAskingTheQuota) {
