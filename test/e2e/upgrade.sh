@@ -77,7 +77,12 @@ cat >"$spool/$(aborted_xid)-4242-1.jsonl" <<JSON
 JSON
 echo '{"server":"contractor_verify","role":"postgres","observations":"not a list"}' >"$spool/$(aborted_xid)-4242-2.jsonl"
 chown -R postgres: "$PGHOST/data/pg_contractor_verify"
-sleep 3  # the worker of the lookups above has gone idle; the next lookup starts one
+# The worker of the lookups above read the spool when it started: stop it,
+# and the next lookup starts one that reads it again.
+worker_pid() { q postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = 'cv_e2e_upgraded'"; }
+q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'contractor_verify worker' AND datname = 'cv_e2e_upgraded'" >/dev/null
+for _ in $(seq 1 50); do [ -z "$(worker_pid)" ] && break; sleep 0.1; done
+[ -z "$(worker_pid)" ] || fail "the worker did not stop"
 "$SIMCTL" reset
 assert_eq "f" "$(q cv_e2e_upgraded "SELECT from_cache FROM cv_verify('CA', '509500')")" "a lookup while 0.1.0's files wait"
 for _ in $(seq 1 100); do [ -d "$spool" ] || break; sleep 0.1; done
