@@ -9,13 +9,14 @@
 # (0.1.0 has none). Prints every batch and the medians per batch position.
 # Usage: scripts/bench_cpu.sh [RUNS] (default 4; ROWS=20000 in the environment)
 set -euo pipefail
+shopt -s inherit_errexit
 source "$(dirname "$0")/lib/session.sh"
 
 RUNS=${1:-4}
 ROWS=${ROWS:-20000}
 PG_SYSTEM=$($PG_CONFIG --bindir)/..
 # The last commit of version 0.1.0: the parent of the one that made 0.2.0 the default.
-BASE_REV=${CV_BASE_REV:-$(git -C "$CV_ROOT" log -1 --format=%H -S"default_version = '0.2.0'" -- contractor_verify.control)^}
+BASE_REV=${CV_BASE_REV:-$(git -C "$CV_ROOT" log --reverse --format=%H -S"default_version = '0.2.0'" -- contractor_verify.control | head -1)^}
 
 "$CV_ROOT/scripts/setup.sh"
 build_and_install  # the simulator, and this version for the system installation
@@ -40,8 +41,9 @@ private_install() {
 mkdir -p "$WORK/src_0.1.0" "$WORK/src_now"
 git -C "$CV_ROOT" archive "$BASE_REV" | tar -x -C "$WORK/src_0.1.0"
 git -C "$CV_ROOT" archive HEAD | tar -x -C "$WORK/src_now"
-PGC_OLD=$(private_install pg_0.1.0 "$WORK/src_0.1.0")
-PGC_NOW=$(private_install pg_now "$WORK/src_now")
+grep -q "default_version = '0.1.0'" "$WORK/src_0.1.0/contractor_verify.control" || { echo "$BASE_REV is not version 0.1.0" >&2; exit 1; }
+PGC_OLD=$(private_install pg_0.1.0 "$WORK/src_0.1.0") || exit 1
+PGC_NOW=$(private_install pg_now "$WORK/src_now") || exit 1
 
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

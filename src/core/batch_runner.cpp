@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <utility>
 #include <exception>
 #include <limits>
 #include <map>
@@ -24,6 +25,10 @@ struct Chunk {
     Reservation reservation;
     bool request_sent = false;
     std::int64_t started_at = 0;  // steady ms of the current call's start
+    // Lookups the quota took on so that a call the API may have charged
+    // could be sent again (BatchHooks::may_charge_again); the sink hears of
+    // them once the chunk's attempts are recorded.
+    std::int64_t held_for_resends = 0;
 };
 
 class Runner {
@@ -95,8 +100,17 @@ private:
     // the error is raised.
     void fail(std::exception_ptr e) {
         if (!fatal_) fatal_ = std::move(e);
-        retries_.clear();
+        drop_waiting();
+    }
+
+    // No more calls: chunks waiting to be sent again give up their attempts
+    // (the API may have charged them) to be recorded; chunks not sent are dropped.
+    void drop_waiting() {
+        const std::int64_t observed = hooks_.now_ms();
+        std::deque<Chunk> waiting;
+        waiting.swap(retries_);
         pending_.clear();
+        for (auto& c : waiting) deliver(c, no_answers_, {}, observed);
     }
 
     // The gate learns of each send as soon as possible: until then the call
@@ -153,6 +167,10 @@ private:
             }
             for (auto& c : retries_) keep_attempts(c);
             if (!all.empty()) sink_.record(all);
+            std::int64_t held = 0;
+            for (auto& [token, chunk] : in_flight_) held += std::exchange(chunk.held_for_resends, 0);
+            for (auto& c : retries_) held += std::exchange(c.held_for_resends, 0);
+            if (held > 0) sink_.resends_settled(held);
         } catch (...) {
         }
     }
@@ -168,8 +186,7 @@ private:
             // No new call: what was not sent stays unanswered.
             source_done_ = true;
             stats_.stopped = true;
-            pending_.clear();
-            retries_.clear();
+            drop_waiting();
             sink_.progress(stats_);
         }
         if (stats_.stopped) return wake;
@@ -236,6 +253,8 @@ private:
                 token = http_.start(request_);
             } catch (...) {
                 gate_.unsent(admitted);
+                // Where the batch's end finds its earlier attempts.
+                retries_.push_front(std::move(chunk));
                 throw;
             }
             ++chunk.attempt;
@@ -290,7 +309,16 @@ private:
                     give_up(chunk, in, response, observed);
                     return;
                 }
-                if (!may_charge_again(chunk)) {
+                bool again = false;
+                try {
+                    again = may_charge_again(chunk);
+                } catch (...) {
+                    // The batch ends (with the calls in flight); the chunk's
+                    // attempts, which the API may have charged, are kept.
+                    deliver(chunk, no_answers_, {}, observed);
+                    throw;
+                }
+                if (!again) {
                     BatchInterpretation refused = in;
                     refused.reason += "; not sent again: the API may have charged this call, and the "
                                       "monthly lookup quota cannot cover charging it once more";
@@ -304,10 +332,13 @@ private:
 
     // A chunk whose last attempt the API may have charged is sent again only
     // when the quota covers another charge.
-    bool may_charge_again(const Chunk& chunk) {
+    bool may_charge_again(Chunk& chunk) {
         const Observation& last = chunk.failed_attempts.back();
-        return last.charged_lookups <= 0 || !hooks_.may_charge_again ||
-               hooks_.may_charge_again(static_cast<std::int64_t>(chunk.items.size()));
+        if (last.charged_lookups <= 0 || !hooks_.may_charge_again) return true;
+        const auto n = static_cast<std::int64_t>(chunk.items.size());
+        if (!hooks_.may_charge_again(n)) return false;
+        chunk.held_for_resends += n;
+        return true;
     }
 
     void retry(Chunk chunk, const BatchInterpretation& in, std::int64_t observed) {
@@ -396,6 +427,7 @@ private:
                  std::vector<Observation> anomalies, std::int64_t observed) {
         std::vector<Observation> all = std::move(chunk.failed_attempts);
         chunk.failed_attempts.clear();
+        const std::int64_t held = std::exchange(chunk.held_for_resends, 0);
         if (all.empty() && anomalies.empty() && answers.empty()) return;
         for (auto& a : anomalies) {
             a.observed_at_ms = observed;
@@ -403,6 +435,7 @@ private:
         }
         for (auto& a : answers) all.push_back(std::move(a));
         sink_.record(all);
+        if (held > 0) sink_.resends_settled(held);
         sink_.progress(stats_);
     }
 

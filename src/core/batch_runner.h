@@ -61,6 +61,10 @@ public:
     virtual void wait_settled() {}
     // Called after every change worth showing.
     virtual void progress(const BatchStats& stats) = 0;
+    // Lookups BatchHooks::may_charge_again took on for a chunk sent again,
+    // once that chunk's observations (its attempts with their charges) have
+    // been handed to record().
+    virtual void resends_settled(std::int64_t /*lookups*/) {}
 };
 
 struct BatchHooks : CallHooks {

@@ -143,7 +143,17 @@ SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
             if (in.verdict == Verdict::Rejected || in.verdict == Verdict::Malformed ||
                 attempt >= s.max_retries)
                 throw_call_failure(in.verdict, in.reason, s, server_name, result.attempts, resp.body);
-            if (in.observation.charged_lookups > 0 && hooks.may_charge_again && !hooks.may_charge_again(1))
+            bool again = true;
+            if (in.observation.charged_lookups > 0 && hooks.may_charge_again) {
+                try {
+                    again = hooks.may_charge_again(1);
+                } catch (...) {
+                    // Whatever ends the lookup here, its attempts are kept.
+                    result.failure = std::current_exception();
+                    return result;
+                }
+            }
+            if (!again)
                 throw Error(ErrorKind::QuotaExceeded,
                             "the ContractorVerify API at " + url_host(s.url) + " may have charged the lookup (" +
                                 in.reason + "), and the monthly quota on server \"" + server_name +

@@ -308,6 +308,12 @@ public:
         between_();
     }
 
+    // What the quota held for calls sent again is charged now (with the
+    // chunk's attempts): no longer in calls.
+    void resends_settled(std::int64_t lookups) override {
+        run_.in_calls = std::max<std::int64_t>(0, run_.in_calls - lookups);
+    }
+
     void progress(const core::BatchStats& stats) override { run_.stats = stats; }
 
 private:
@@ -419,7 +425,21 @@ void run_to_end(const JobRow& job, const std::function<void()>& between, MemoryC
     core::BatchHooks hooks;
     static_cast<core::CallHooks&>(hooks) = backend_call_hooks();
     hooks.steady_now_ms = [] { return steady_now_ms(); };
-    hooks.may_charge_again = [&](std::int64_t n) { return quota.try_reserve(n); };
+    // A call the API may have charged is sent again only when the quota holds
+    // its lookups once more, besides the calls in flight.
+    hooks.may_charge_again = [&](std::int64_t n) {
+        bool covered = false;
+        in_transaction([&] {
+            try {
+                quota.cover(run.in_calls + n);
+                run.in_calls += n;
+                covered = true;
+            } catch (const Error& e) {
+                if (e.kind() != ErrorKind::QuotaExceeded) throw;
+            }
+        });
+        return covered;
+    };
     hooks.should_stop = [&] {
         if (!run.fail_code.empty() || run.cancelled) return true;
         const std::int64_t now = steady_now_ms();

@@ -117,9 +117,14 @@ void QuotaReservation::reserve(std::int64_t needed) {
     const std::int64_t quota = ctx_.settings.monthly_lookup_quota;
     SharedState* s = shared_state();
     if (s == nullptr) {
-        // Without shared memory: what the history says, for this statement alone.
-        if (quota > 0 && needed > 0)
-            core::check_monthly_quota(quota, used_from_history(), needed, ctx_.server_name);
+        // Without shared memory: what the history said, and what this
+        // statement has charged and holds since, for this statement alone.
+        if (quota > 0 && needed > 0) {
+            if (!history_used_) history_used_ = used_from_history();
+            core::check_monthly_quota(quota, *history_used_ + charged_here_ + reserved_, needed,
+                                      ctx_.server_name);
+        }
+        reserved_ += needed;
         return;
     }
     const std::int32_t month = current_month();
@@ -163,7 +168,10 @@ void QuotaReservation::reserve(std::int64_t needed) {
 
 std::int64_t QuotaReservation::spent() {
     SharedState* s = shared_state();
-    if (s == nullptr) return used_from_history();
+    if (s == nullptr) {
+        if (!history_used_) history_used_ = used_from_history();
+        return *history_used_ + charged_here_ + reserved_;
+    }
     reserve(0);  // loads the month's count
     SharedLock lock(s);
     const ApiKeySlot& slot = account_slot(s, ctx_, steady_now_ms());
@@ -202,7 +210,12 @@ bool QuotaReservation::try_reserve(std::int64_t extra) {
 
 void QuotaReservation::charge(std::int64_t lookups) {
     SharedState* s = shared_state();
-    if (s == nullptr || lookups <= 0) return;
+    if (lookups <= 0) return;
+    if (s == nullptr) {
+        reserved_ -= std::min(lookups, reserved_);
+        charged_here_ += lookups;
+        return;
+    }
     bool due = false;
     {
         const std::int64_t now = steady_now_ms();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "pg/catalog.h"
 #include "pg/server_context.h"
@@ -68,6 +69,11 @@ private:
     const ServerContext& ctx_;
     const ExtensionCatalog& catalog_;
     std::int64_t reserved_ = 0;
+    // Without shared memory, the statement keeps its own count: what the
+    // history said at its first reservation, and what it was charged since
+    // (recorded or not yet).
+    std::optional<std::int64_t> history_used_;
+    std::int64_t charged_here_ = 0;
     std::uint64_t last_charge_ = 0;  // SharedState::quota_charges of this statement's last charge
     bool unsaved_ = false;       // the file may not hold last_charge_ yet
     bool save_failed_ = false;   // later failures of this statement go to the server log alone

@@ -40,8 +40,10 @@ const char* exclusive_database(Node* stmt) {
             auto* r = reinterpret_cast<RenameStmt*>(stmt);
             return r->renameType == OBJECT_DATABASE ? r->subname : nullptr;
         }
-        case T_CreatedbStmt:
-            return option_value(reinterpret_cast<CreatedbStmt*>(stmt)->options, "template");
+        case T_CreatedbStmt: {
+            const char* name = option_value(reinterpret_cast<CreatedbStmt*>(stmt)->options, "template");
+            return name != nullptr ? name : "template1";
+        }
         case T_AlterDatabaseStmt: {
             auto* a = reinterpret_cast<AlterDatabaseStmt*>(stmt);
             return option_value(a->options, "tablespace") != nullptr ? a->dbname : nullptr;
@@ -55,11 +57,15 @@ const char* exclusive_database(Node* stmt) {
 void utility_hook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                   DestReceiver* dest, QueryCompletion* qc) {
-    // Only for the database's owner (or a superuser), who may run the
-    // statement: nobody else can make a worker leave early.
+    // Only for a role that may run the statement: the database's owner (or
+    // a superuser), or, copying a template, a role that may create
+    // databases. Nobody else can make a worker leave early.
     if (const char* name = exclusive_database(pstmt->utilityStmt)) {
         const Oid database = get_database_oid(name, true);
-        if (OidIsValid(database) && pg_database_ownercheck(database, GetUserId())) release_worker_of(database);
+        if (OidIsValid(database) &&
+            (IsA(pstmt->utilityStmt, CreatedbStmt) ? have_createdb_privilege()
+                                                   : pg_database_ownercheck(database, GetUserId())))
+            release_worker_of(database);
     }
     if (previous_hook != nullptr)
         previous_hook(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);

@@ -33,3 +33,16 @@ grep -q "ERROR:  55000: verification jobs need contractor_verify in shared_prelo
 grep -q "HINT:  Add it to shared_preload_libraries" <<<"$err" || fail "no hint naming shared_preload_libraries: $err"
 pass "cv_job_submit without the preload: 55000 with a hint naming shared_preload_libraries"
 assert_eq 0 "$(psql -X -q -At -d postgres -c "SELECT count(*) FROM contractor_verify.job_queue")" "jobs queued without the preload"
+
+# The quota, counted by the statement itself: a call the API may have charged
+# (a 200 read as garbage) is not sent again when the quota cannot count it
+# once more (a few spent above, 150 allowed, 100 records would need 200).
+psql -X -q -d postgres -c "ALTER SERVER contractor_verify OPTIONS (ADD monthly_lookup_quota '150', ADD retry_base '50ms')" >/dev/null
+counted() { psql -X -q -At -d postgres -c "SELECT coalesce(sum(charged), 0) FROM contractor_verify.verification_history"; }
+before=$(counted)
+"$SIMCTL" reset
+"$SIMCTL" fault malformed_json endpoint=batch >/dev/null
+out=$(psql -X -q -At -d postgres -c "SELECT error_code || ':' || count(*) FROM cv_verify_batch(\$\$SELECT 'g' || i, 'CA', (620000 + i)::text FROM generate_series(1, 100) i\$\$) GROUP BY error_code" 2>/dev/null)
+assert_eq "CALL_FAILED:100" "$out" "rows of a chunk the quota cannot send again"
+assert_eq 100 "$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')" "lookups charged"
+assert_eq $((before + 100)) "$(counted)" "lookups counted in the history"

@@ -8,6 +8,8 @@ source "$(dirname "$0")/lib/e2e.sh"
 DB=cv_e2e_lifetime
 cleanup() {
   drop_db $DB; drop_db cv_e2e_lifetime_renamed; drop_db cv_e2e_lifetime_copy
+  drop_db cv_e2e_lifetime_plain; drop_db cv_e2e_lifetime_plain2
+  psql -X -q -d template1 -c "DROP EXTENSION IF EXISTS contractor_verify CASCADE" >/dev/null 2>&1
   psql -X -q -d postgres -c "DROP ROLE IF EXISTS cv_e2e_lifetime_other" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -55,3 +57,23 @@ assert_eq 20 "$(batch cv_e2e_lifetime_renamed 9400000)" "another batch"
 exclusive "DROP DATABASE" "DROP DATABASE cv_e2e_lifetime_renamed"
 assert_eq 80 "$("$SIMCTL" counters | sed -E 's/.*"lookups":([0-9]+).*/\1/')" "lookups bought"
 pass "DROP DATABASE, RENAME and TEMPLATE do not wait for an idle worker"
+
+# CREATE DATABASE copies template1 unless told otherwise: a worker there (a
+# lookup made in template1) leaves too, for any role that may create
+# databases, owner of template1 or not.
+psql -X -q -v ON_ERROR_STOP=1 -d template1 >/dev/null <<SQL
+CREATE EXTENSION contractor_verify;
+CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify OPTIONS (url '$CV_SIM_URL');
+CREATE USER MAPPING FOR PUBLIC SERVER contractor_verify OPTIONS (api_key '$CV_SIM_KEY');
+SQL
+assert_eq 20 "$(batch template1 9500000)" "a batch in template1"
+[ -n "$(worker_of template1)" ] || fail "no worker in template1"
+exclusive "CREATE DATABASE (from template1)" "CREATE DATABASE cv_e2e_lifetime_plain"
+assert_eq 20 "$(batch template1 9600000)" "another batch in template1"
+[ -n "$(worker_of template1)" ] || fail "no worker in template1"
+t0=$(now_ms)
+psql -X -q -U cv_e2e_lifetime_other -d postgres -c "CREATE DATABASE cv_e2e_lifetime_plain2" >/dev/null \
+  || fail "a role with CREATEDB could not create a database while template1's worker idled"
+echo "CREATE DATABASE by a role with CREATEDB, template1's worker idle: $(($(now_ms) - t0)) ms"
+q template1 "DROP EXTENSION contractor_verify CASCADE" >/dev/null
+pass "CREATE DATABASE does not wait for template1's idle worker"

@@ -41,8 +41,10 @@ public:
         }
     }
     void progress(const BatchStats& s) override { last = s; }
+    void resends_settled(std::int64_t lookups) override { settled += lookups; }
 
     int chunks = 0;
+    std::int64_t settled = 0;
     std::map<std::string, Observation> answers;
     std::vector<Observation> history_only;
     BatchStats last;
@@ -375,7 +377,51 @@ TEST_F(BatchTest, AChargedCallIsSentAgainOnlyWhenTheQuotaCoversIt) {
         }
         ASSERT_EQ(sink_.history_only.size(), 1u);
         EXPECT_EQ(sink_.history_only[0].charged(), 20);
+        // What the quota took on for the resend is handed back once recorded.
+        EXPECT_EQ(sink_.settled, covered ? 20 : 0);
     }
+}
+
+TEST_F(BatchTest, AQuotaCheckThatFailsKeepsTheChargedAttempt) {
+    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
+    batch_hooks_.may_charge_again = [](std::int64_t) -> bool { throw std::runtime_error("quota check failed"); };
+    EXPECT_THROW(run(items(20), gate_), std::runtime_error);
+    ASSERT_EQ(sink_.history_only.size(), 1u);
+    EXPECT_EQ(sink_.history_only[0].outcome, "MALFORMED_RESPONSE");
+    EXPECT_EQ(sink_.history_only[0].charged(), 20);
+}
+
+TEST_F(BatchTest, ABatchThatFailsKeepsTheAttemptsOfChunksWaitingToBeSentAgain) {
+    // The first chunk's call is read as garbage (charged) and waits its
+    // backoff; the second's key is rejected, which ends the batch.
+    settings_.max_concurrent_calls = 1;
+    settings_.batch_size = 10;
+    settings_.retry_base = std::chrono::milliseconds(2000);
+    settings_.retry_max = std::chrono::milliseconds(2000);
+    control("fault", {{"mode", "malformed_json"}, {"endpoint", "batch"}});
+    batch_hooks_.may_charge_again = [](std::int64_t) { return true; };
+    VectorSource source(items(20));
+    struct RejectSecond : LookupSource {
+        LookupSource& inner;
+        std::function<void()> before_second;
+        int calls = 0;
+        RejectSecond(LookupSource& i, std::function<void()> f) : inner(i), before_second(std::move(f)) {}
+        std::vector<LookupItem> next(std::size_t max, bool may_wait) override {
+            if (++calls == 2) before_second();
+            return inner.next(max, may_wait);
+        }
+        bool exhausted() const override { return inner.exhausted(); }
+    } rejecting(source, [this] { control("fault", {{"mode", "status"}, {"status", 401}, {"endpoint", "batch"}}); });
+    try {
+        run_batch(*http_, settings_, "sim", "cv_test_key", rejecting, gate_, sink_, batch_hooks_, {});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::AuthRejected);
+    }
+    std::int64_t charged = 0;
+    for (const auto& o : sink_.history_only) charged += o.charged();
+    EXPECT_EQ(charged, 10) << "the garbled call's attempt";
+    EXPECT_EQ(sink_.settled, 10);
 }
 
 TEST_F(BatchTest, A5xxIsSentAgainWithoutAskingTheQuota) {
