@@ -49,3 +49,22 @@ assert_eq 500 "$(lookups)" "lookups charged in all (the quota, not one more)"
 assert_eq 15 "$(q $DB "SELECT count(*) FROM cv_job_results($f) WHERE error_code = 'JOB_FAILED'")" "its rows never looked up"
 grep -q "monthly quota of 500" <<<"$(q $DB "SELECT error_message FROM cv_job_status($f)")" || fail "the failed job's message does not name the quota: $(q $DB "SELECT error_message FROM cv_job_status($f)")"
 pass "the failed job's message names the quota"
+
+# A call the API may have charged is sent again only while the quota holds
+# it besides the job's other calls in flight, even for a job that expected
+# to buy nothing when it was submitted (its licenses were fresh then, and are
+# stale when it runs): 30 lookups left, 30 licenses, one call read as garbage.
+q $DB "ALTER SERVER contractor_verify OPTIONS (SET monthly_lookup_quota '560', SET max_concurrent_calls '2', SET retry_base '300ms')" >/dev/null
+"$SIMCTL" config latency_ms=300
+assert_eq 30 "$(q $DB "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'h' || i, 'CA', (8500000 + i)::text FROM generate_series(1, 30) i\$\$)")" "a batch of 30"
+assert_eq 530 "$(lookups)" "lookups charged before the job"
+"$SIMCTL" fault malformed_json endpoint=batch >/dev/null
+out=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $DB -c "BEGIN" \
+  -c "SELECT cv_job_submit(\$\$SELECT 'h' || i, 'CA', (8500000 + i)::text FROM generate_series(1, 30) i\$\$, max_age => '3 seconds')" \
+  -c "SELECT pg_sleep(4)" -c "COMMIT")
+h=$(head -1 <<<"$out")
+status=$(wait_job $DB "$h" 60)
+echo "the job: $status, $(q $DB "SELECT concat_ws(' ', error_code, lookups_done) FROM cv_job_status($h)")"
+[ "$(lookups)" -le 560 ] || fail "lookups charged in all: $(lookups), past the quota of 560"
+assert_eq "$(lookups)" "$(q $DB "SELECT sum(charged) FROM contractor_verify.verification_history")" "lookups counted in the history"
+pass "a job's resend never carries the count past the quota ($(lookups) of 560)"
