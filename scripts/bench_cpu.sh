@@ -16,7 +16,7 @@ RUNS=${1:-4}
 ROWS=${ROWS:-20000}
 PG_SYSTEM=$($PG_CONFIG --bindir)/..
 # The last commit of version 0.1.0: the parent of the one that made 0.2.0 the default.
-BASE_REV=${CV_BASE_REV:-$(git -C "$CV_ROOT" log --reverse --format=%H -S"default_version = '0.2.0'" -- contractor_verify.control | head -1)^}
+BASE_REV=${CV_BASE_REV:-$(git -C "$CV_ROOT" log --reverse --format=%H -S"default_version = '0.2.0'" -- contractor_verify.control | awk 'NR == 1')^}
 
 "$CV_ROOT/scripts/setup.sh"
 build_and_install  # the simulator, and this version for the system installation
