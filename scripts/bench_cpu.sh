@@ -21,6 +21,7 @@ BASE_REV=${CV_BASE_REV:-$(git -C "$CV_ROOT" log --reverse --format=%H -S"default
 "$CV_ROOT/scripts/setup.sh"
 build_and_install  # the simulator, and this version for the system installation
 WORK=$(mktemp -d /tmp/cv_bench_cpu.XXXXXX)
+chmod 755 "$WORK"  # the postgres OS user runs the installations in it
 cleanup() { sim_stop; cluster_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -68,6 +69,10 @@ CREATE TABLE roster AS SELECT 'c' || i AS id, 'CA' AS state,
   (1000000 + CASE WHEN i % 10 = 0 THEN i / 10 ELSE i END)::text AS license_no
   FROM generate_series(1, $ROWS) AS i;
 SQL
+    local version; version=$(q "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")
+    local pm; pm=$(head -1 "$CV_PGDIR/data/postmaster.pid")
+    log "$label: extension $version, server $(readlink "/proc/$pm/exe")"
+    case "$(readlink "/proc/$pm/exe")" in "$WORK"/*) ;; *) echo "$label: not the private installation" >&2; exit 1 ;; esac
     # One lookup first: the worker (if any) is running before the first batch.
     q "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'x', 'CA', '9999999'\$\$)" >/dev/null
     local round
