@@ -2,7 +2,7 @@
 -- option against the one option table.
 \i sql/include/setup.psql
 
-SELECT cv_version() ~ '^contractor_verify 0\.3\.0 \(libcurl/[0-9.]+' AS version_reports_libcurl;
+SELECT cv_version() ~ '^contractor_verify 0\.4\.0 \(libcurl/[0-9.]+' AS version_reports_libcurl;
 
 SELECT fdwname, fdwhandler::regproc AS handler, fdwvalidator::regproc AS validator
 FROM pg_foreign_data_wrapper WHERE fdwname = 'contractor_verify';

@@ -96,11 +96,10 @@ CREATE TABLE contractor_verify.verification_history (
 CREATE INDEX verification_history_license
     ON contractor_verify.verification_history (state, license_number, observed_at);
 -- Rows arrive in time order: a BRIN index serves time ranges at a fraction of
--- a btree's upkeep on every insert.
+-- a btree's upkeep on every insert (the month's charges an account's quota
+-- count is read from after a restart among them).
 CREATE INDEX verification_history_observed_at
     ON contractor_verify.verification_history USING brin (observed_at);
-CREATE INDEX verification_history_charged
-    ON contractor_verify.verification_history (api_url, api_key_id, observed_at) WHERE charged > 0;
 COMMENT ON TABLE contractor_verify.verification_history IS
     'append-only audit trail: every API observation, success or error';
 

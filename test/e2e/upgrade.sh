@@ -36,7 +36,7 @@ cache_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(conca
 history_before=$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")
 
 q cv_e2e_upgraded "ALTER EXTENSION contractor_verify UPDATE" >/dev/null
-assert_eq "0.3.0" "$(q cv_e2e_upgraded "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "version after the update"
+assert_eq "0.4.0" "$(q cv_e2e_upgraded "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "version after the update"
 assert_eq "$cache_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', state, license_number, outcome, license_status, fetched_at, expires_at, next_attempt_at, needs_review), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache")" "cache rows and content kept"
 assert_eq "$history_before" "$(q cv_e2e_upgraded "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, state, license_number, outcome, billable), ',' ORDER BY id)) FROM contractor_verify.verification_history")" "history rows and content kept"
 sim_api=$(echo "$CV_SIM_URL" | tr 'A-Z' 'a-z')
@@ -116,7 +116,7 @@ SQL
 facts() { q cv_e2e_from_020 "SELECT (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', api_url, state, license_number, outcome, fetched_at, expires_at), ',' ORDER BY state, license_number)) FROM contractor_verify.license_cache) || '/' || (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, observed_at, license_number, charged), ',' ORDER BY id)) FROM contractor_verify.verification_history) || '/' || (SELECT count(*) FROM contractor_verify.unrecorded_answers)"; }
 before=$(facts)
 q cv_e2e_from_020 "ALTER EXTENSION contractor_verify UPDATE" >/dev/null
-assert_eq "0.3.0" "$(q cv_e2e_from_020 "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "0.2.0 updated to"
+assert_eq "0.4.0" "$(q cv_e2e_from_020 "SELECT extversion FROM pg_extension WHERE extname = 'contractor_verify'")" "0.2.0 updated to"
 assert_eq "$before" "$(facts)" "0.2.0's cache, history and set-aside answers kept"
 from020=$(psql -X -q -d cv_e2e_from_020 -f "$E2E_ROOT/test/e2e/lib/extension_objects.sql")
 if [ "$from020" != "$fresh" ]; then
