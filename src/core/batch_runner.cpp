@@ -305,6 +305,13 @@ private:
             case Verdict::RetryAfter:
             case Verdict::Transient:
                 note_attempt(chunk, response, in, observed);
+                if (fatal_ || stats_.stopped) {
+                    // The batch is ending (failed or stopped): nothing is sent
+                    // again, and the attempt, which the API may have charged,
+                    // is recorded now.
+                    deliver(chunk, no_answers_, {}, observed);
+                    return;
+                }
                 if (chunk.attempt > s_.max_retries) {
                     give_up(chunk, in, response, observed);
                     return;

@@ -173,7 +173,9 @@ SingleLookupResult lookup_single(HttpClient& http, const ServerSettings& s,
             }
             hooks.sleep(wait);
         } catch (const Error& e) {
-            if (e.kind() == ErrorKind::Aborted) throw;
+            // A cancel while backing off: the attempts so far (which the
+            // API may have charged) are still recorded.
+            result.aborted = e.kind() == ErrorKind::Aborted;
             result.failure = std::current_exception();
             return result;
         }

@@ -5,6 +5,8 @@
 #include "pg/shared_state.h"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
@@ -12,6 +14,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/syscache.h"
 }
 
 namespace cv::pg {
@@ -53,17 +56,29 @@ const char* exclusive_database(Node* stmt) {
     }
 }
 
+// CREATE DATABASE may copy it: a role that may create databases, copying a
+// template or a database it owns.
+bool may_copy(Oid database) {
+    if (!have_createdb_privilege()) return false;
+    if (pg_database_ownercheck(database, GetUserId())) return true;
+    HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(database));
+    if (!HeapTupleIsValid(tuple)) return false;
+    const bool is_template = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple))->datistemplate;
+    ReleaseSysCache(tuple);
+    return is_template;
+}
+
 // Only Postgres calls below: an error propagates as Postgres expects.
 void utility_hook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                   DestReceiver* dest, QueryCompletion* qc) {
     // Only for a role that may run the statement: the database's owner (or
-    // a superuser), or, copying a template, a role that may create
-    // databases. Nobody else can make a worker leave early.
+    // a superuser), or, copying it, a role that may create databases from
+    // it. Nobody else can make a worker leave early.
     if (const char* name = exclusive_database(pstmt->utilityStmt)) {
         const Oid database = get_database_oid(name, true);
         if (OidIsValid(database) &&
-            (IsA(pstmt->utilityStmt, CreatedbStmt) ? have_createdb_privilege()
+            (IsA(pstmt->utilityStmt, CreatedbStmt) ? may_copy(database)
                                                    : pg_database_ownercheck(database, GetUserId())))
             release_worker_of(database);
     }

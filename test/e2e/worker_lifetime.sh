@@ -36,8 +36,11 @@ q postgres "DROP ROLE IF EXISTS cv_e2e_lifetime_other" >/dev/null
 q postgres "CREATE ROLE cv_e2e_lifetime_other LOGIN CREATEDB" >/dev/null
 out=$(psql -X -q -U cv_e2e_lifetime_other -d postgres -c "DROP DATABASE $DB" 2>&1) && fail "a non-owner dropped the database"
 grep -q "must be owner" <<<"$out" || fail "unexpected error: $out"
+out=$(psql -X -q -U cv_e2e_lifetime_other -d postgres -c "CREATE DATABASE cv_e2e_lifetime_copy TEMPLATE $DB" 2>&1) \
+  && fail "a non-owner copied a database that is not a template"
+grep -q "permission denied to copy database" <<<"$out" || fail "unexpected error: $out"
 sleep 0.6
-assert_eq "$first" "$(worker_of $DB)" "the worker after a non-owner's DROP DATABASE"
+assert_eq "$first" "$(worker_of $DB)" "the worker after a non-owner's DROP DATABASE and CREATE DATABASE ... TEMPLATE"
 
 # Each statement below would wait 5 s for the idle worker and fail.
 exclusive() {  # exclusive WHAT SQL

@@ -424,6 +424,44 @@ TEST_F(BatchTest, ABatchThatFailsKeepsTheAttemptsOfChunksWaitingToBeSentAgain) {
     EXPECT_EQ(sink_.settled, 10);
 }
 
+TEST_F(BatchTest, ACallThatFailsAfterTheBatchFailedKeepsItsAttempt) {
+    // One call's key is rejected (the batch fails); the other call, still in
+    // flight, times out afterwards: not sent again, and its attempt kept.
+    settings_.max_concurrent_calls = 2;
+    settings_.batch_size = 10;
+    settings_.timeout = std::chrono::milliseconds(300);
+    control("fault", {{"mode", "status"}, {"status", 401}, {"endpoint", "batch"}});
+    control("fault", {{"mode", "hang"}, {"ms", 2000}, {"endpoint", "batch"}});
+    bool asked = false;
+    batch_hooks_.may_charge_again = [&](std::int64_t) { return asked = true; };
+    EXPECT_THROW(run(items(20), gate_), Error);
+    std::int64_t charged = 0;
+    for (const auto& o : sink_.history_only) charged += o.charged();
+    EXPECT_EQ(charged, 10) << "the timed-out call's attempt";
+    EXPECT_FALSE(asked);
+}
+
+TEST_F(BatchTest, ACallThatFailsAfterTheBatchStoppedEndsIt) {
+    // Stopped once the first chunk is in; the other call then times out: the
+    // batch ends (it used to wait for a retry that never came) with the
+    // attempt kept.
+    settings_.max_concurrent_calls = 2;
+    settings_.batch_size = 10;
+    settings_.timeout = std::chrono::milliseconds(300);
+    control("fault", {{"mode", "slow"}, {"ms", 1}, {"endpoint", "batch"}});
+    control("fault", {{"mode", "hang"}, {"ms", 2000}, {"endpoint", "batch"}});
+    batch_hooks_.should_stop = [this] { return sink_.chunks >= 1; };
+    const std::int64_t t0 = batch_hooks_.steady_now_ms();
+    batch_hooks_.should_abort = [&] { return batch_hooks_.steady_now_ms() - t0 > 10000; };
+    BatchStats stats = run(items(40), gate_);
+    EXPECT_TRUE(stats.stopped);
+    EXPECT_EQ(stats.calls, 2);
+    std::int64_t charged = 0;
+    for (const auto& o : sink_.history_only) charged += o.charged();
+    EXPECT_EQ(charged, 10) << "the timed-out call's attempt";
+    EXPECT_EQ(sink_.answers.size(), 10u);
+}
+
 TEST_F(BatchTest, A5xxIsSentAgainWithoutAskingTheQuota) {
     control("fault", {{"mode", "http500"}, {"endpoint", "batch"}});
     bool asked = false;

@@ -277,6 +277,17 @@ TEST_F(HttpTest, AChargedLookupIsSentAgainOnlyWhenTheQuotaCoversIt) {
     EXPECT_EQ(asked, std::vector<std::int64_t>{1});
 }
 
+TEST_F(HttpTest, ACancelWhileBackingOffKeepsTheChargedAttempt) {
+    control("fault", {{"mode", "malformed_json"}});
+    hooks_.sleep = [](std::chrono::milliseconds) { throw Error(ErrorKind::Aborted, "canceling statement"); };
+    SingleLookupResult r = lookup_single(*http_, settings_, "sim", "cv_test_key", {"CA", "1052183", ""}, hooks_);
+    EXPECT_TRUE(r.aborted);
+    ASSERT_TRUE(r.failure);
+    ASSERT_EQ(r.failed_attempts.size(), 1u);
+    EXPECT_EQ(r.failed_attempts[0].charged(), 1);
+    EXPECT_EQ(counters()["calls"]["verify"], 1);
+}
+
 TEST_F(HttpTest, An5xxIsSentAgainWithoutAskingTheQuota) {
     control("fault", {{"mode", "http503"}});
     bool asked = false;
