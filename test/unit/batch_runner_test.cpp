@@ -135,6 +135,22 @@ protected:
         }
     }
 
+    // Lookups the API may have charged for failed attempts, as recorded.
+    std::int64_t attempts_charged() const {
+        std::int64_t charged = 0;
+        for (const auto& o : sink_.history_only) charged += o.charged();
+        return charged;
+    }
+    // Two calls of 10 at once: the first meets `first_fault`, the second
+    // hangs past the 300 ms timeout.
+    void second_call_hangs(const nlohmann::json& first_fault) {
+        settings_.max_concurrent_calls = 2;
+        settings_.batch_size = 10;
+        settings_.timeout = std::chrono::milliseconds(300);
+        control("fault", first_fault);
+        control("fault", {{"mode", "hang"}, {"ms", 2000}, {"endpoint", "batch"}});
+    }
+
     BatchHooks batch_hooks_;
     CollectingSink sink_;
     OpenGate gate_;
@@ -418,26 +434,18 @@ TEST_F(BatchTest, ABatchThatFailsKeepsTheAttemptsOfChunksWaitingToBeSentAgain) {
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::AuthRejected);
     }
-    std::int64_t charged = 0;
-    for (const auto& o : sink_.history_only) charged += o.charged();
-    EXPECT_EQ(charged, 10) << "the garbled call's attempt";
+    EXPECT_EQ(attempts_charged(), 10) << "the garbled call's attempt";
     EXPECT_EQ(sink_.settled, 10);
 }
 
 TEST_F(BatchTest, ACallThatFailsAfterTheBatchFailedKeepsItsAttempt) {
     // One call's key is rejected (the batch fails); the other call, still in
     // flight, times out afterwards: not sent again, and its attempt kept.
-    settings_.max_concurrent_calls = 2;
-    settings_.batch_size = 10;
-    settings_.timeout = std::chrono::milliseconds(300);
-    control("fault", {{"mode", "status"}, {"status", 401}, {"endpoint", "batch"}});
-    control("fault", {{"mode", "hang"}, {"ms", 2000}, {"endpoint", "batch"}});
+    second_call_hangs({{"mode", "status"}, {"status", 401}, {"endpoint", "batch"}});
     bool asked = false;
     batch_hooks_.may_charge_again = [&](std::int64_t) { return asked = true; };
     EXPECT_THROW(run(items(20), gate_), Error);
-    std::int64_t charged = 0;
-    for (const auto& o : sink_.history_only) charged += o.charged();
-    EXPECT_EQ(charged, 10) << "the timed-out call's attempt";
+    EXPECT_EQ(attempts_charged(), 10) << "the timed-out call's attempt";
     EXPECT_FALSE(asked);
 }
 
@@ -445,20 +453,14 @@ TEST_F(BatchTest, ACallThatFailsAfterTheBatchStoppedEndsIt) {
     // Stopped once the first chunk is in; the other call then times out: the
     // batch ends (it used to wait for a retry that never came) with the
     // attempt kept.
-    settings_.max_concurrent_calls = 2;
-    settings_.batch_size = 10;
-    settings_.timeout = std::chrono::milliseconds(300);
-    control("fault", {{"mode", "slow"}, {"ms", 1}, {"endpoint", "batch"}});
-    control("fault", {{"mode", "hang"}, {"ms", 2000}, {"endpoint", "batch"}});
+    second_call_hangs({{"mode", "slow"}, {"ms", 1}, {"endpoint", "batch"}});
     batch_hooks_.should_stop = [this] { return sink_.chunks >= 1; };
     const std::int64_t t0 = batch_hooks_.steady_now_ms();
     batch_hooks_.should_abort = [&] { return batch_hooks_.steady_now_ms() - t0 > 10000; };
     BatchStats stats = run(items(40), gate_);
     EXPECT_TRUE(stats.stopped);
     EXPECT_EQ(stats.calls, 2);
-    std::int64_t charged = 0;
-    for (const auto& o : sink_.history_only) charged += o.charged();
-    EXPECT_EQ(charged, 10) << "the timed-out call's attempt";
+    EXPECT_EQ(attempts_charged(), 10) << "the timed-out call's attempt";
     EXPECT_EQ(sink_.answers.size(), 10u);
 }
 
