@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <deque>
-#include <utility>
 #include <exception>
 #include <limits>
 #include <map>
+#include <utility>
 
 namespace cv::core {
 

@@ -119,11 +119,7 @@ void QuotaReservation::reserve(std::int64_t needed) {
     if (s == nullptr) {
         // Without shared memory: what the history said, and what this
         // statement has charged and holds since, for this statement alone.
-        if (quota > 0 && needed > 0) {
-            if (!history_used_) history_used_ = used_from_history();
-            core::check_monthly_quota(quota, *history_used_ + charged_here_ + reserved_, needed,
-                                      ctx_.server_name);
-        }
+        if (quota > 0 && needed > 0) core::check_monthly_quota(quota, spent(), needed, ctx_.server_name);
         reserved_ += needed;
         return;
     }
