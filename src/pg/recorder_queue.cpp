@@ -221,6 +221,7 @@ void jobs_committed(Oid owner) noexcept {
     RecorderQueue* q = queue_of(s, true);
     if (q != nullptr) {
         q->has_jobs = true;
+        q->jobs_changed = true;
         if (!worker_alive(*q)) (void)start_worker(s, *q, owner);
         wake = q->worker_latch;
     }

@@ -91,6 +91,7 @@ struct RecorderQueue {
     TimestampTz start_requested_at;
     bool has_jobs;   // the database has jobs queued or running: keep a worker for it
     bool leave_when_idle;  // a statement needs the database to itself (pg/worker_release.h)
+    bool jobs_changed;     // a job was queued or cancelled since the worker last looked
     Latch* worker_latch;
     std::uint64_t done_ticket;
     int head, count;

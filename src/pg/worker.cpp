@@ -284,11 +284,16 @@ void run(int index, const WorkerStartArgs& args) {
         });
         if (leave) return;
         pg_call([&] {
-            const int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500,
-                                     PG_WAIT_EXTENSION);
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
-            // Woken: a message, or a job queued or cancelled.
-            if (rc & WL_LATCH_SET) look_for_jobs = true;
+            // Woken by a message, a job queued or cancelled, or a statement
+            // that needs the database. Jobs are looked for at once only when
+            // one was queued or cancelled (otherwise once a second): a batch's
+            // every message would cost a transaction that finds none.
+            LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
+            if (q.jobs_changed) look_for_jobs = true;
+            q.jobs_changed = false;
+            LWLockRelease(s->recorder_lock);
         });
     }
 }
