@@ -2,10 +2,12 @@
 
 #include "core/error.h"
 #include "core/json_escape.h"
+#include "core/json_view.h"
 #include "core/normalize.h"
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <unordered_map>
 
 namespace cv::core {
@@ -14,54 +16,123 @@ namespace {
 
 using nlohmann::json;
 
-Observation base_observation(const LookupItem& item) {
-    Observation o;
+void set_base(Observation& o, const LookupItem& item) {
     o.id = item.lookup_id;
     o.state = item.state;
     o.license_number = item.license_number;
     o.name = item.name;
     o.request_kind = "batch";
+}
+
+Observation base_observation(const LookupItem& item) {
+    Observation o;
+    set_base(o, item);
     return o;
 }
 
-std::optional<std::string> id_of(const json& result) {
-    auto it = result.find("id");
-    if (it == result.end()) return std::nullopt;
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_number_integer()) return std::to_string(it->get<long long>());
+template <typename V>
+std::optional<std::string> id_of(const V& result) {
+    auto id = result.find("id");
+    if (!id) return std::nullopt;
+    if (id->is_string()) return std::string(id->string());
+    if (id->is_number_integer()) return std::to_string(id->integer());
     return std::nullopt;
 }
 
-std::string string_or(const json& j, const char* key, const std::string& fallback) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+template <typename V>
+std::string string_or(const V& j, const char* key, const std::string& fallback) {
+    auto v = j.find(key);
+    return v && v->is_string() ? std::string(v->string()) : fallback;
 }
 
-// Takes the result over (it becomes the observation's raw record).
-Observation answer_for(const LookupItem& item, json&& result, const std::string& batch_id) {
-    Observation o = base_observation(item);
+LicenseRecord record_of(const DomView& v, const LookupItem& item) {
+    return parse_license_record(v.json(), RecordShape::BatchItem, item.state, item.license_number);
+}
+LicenseRecord record_of(const TapeView& v, const LookupItem& item) {
+    return parse_license_record(v.tape(), v.node(), RecordShape::BatchItem, item.state, item.license_number);
+}
+
+// Makes o (a new observation) the answer a result gives; the caller
+// attaches the raw record.
+template <typename V>
+void answer_for(Observation& o, const LookupItem& item, const V& raw, const std::string& batch_id) {
+    set_base(o, item);
     o.http_status = 200;
     o.batch_id = batch_id;
-    o.raw = std::move(result);
-    const json& raw = o.raw;
     const std::string status = normalize_status(string_or(raw, "status", ""));
     if (status == "ERROR") {
         o.outcome = normalize_status(string_or(raw, "error_code", "UNKNOWN_ERROR"));
         if (o.outcome.empty() || o.outcome == outcome::kVerified) o.outcome = "UNKNOWN_ERROR";
         o.error_message = string_or(raw, "error_message", string_or(raw, "detail", ""));
-        auto c = raw.find("candidates");
-        if (c != raw.end() && c->is_array()) o.candidates = *c;
-        return o;
+        if (auto c = raw.find("candidates"); c && c->is_array()) o.candidates = c->to_json();
+        return;
     }
     try {
-        o.record = parse_license_record(raw, RecordShape::BatchItem, item.state, item.license_number);
+        o.record = record_of(raw, item);
         o.outcome = outcome::kVerified;
     } catch (const Error& e) {
         o.record.reset();
         o.outcome = outcome::kMalformedResult;
         o.error_message = std::string("unreadable result: ") + e.what();
     }
-    return o;
+}
+
+// Fills out's answers and anomalies from a 200's body; false (and out's
+// reason set) when the body is not a batch response. keep_raw(observation,
+// result) attaches a result's raw record to its observation.
+template <typename V, typename KeepRaw>
+bool interpret_results(const V& body, const std::vector<LookupItem>& items, BatchInterpretation& out,
+                       KeepRaw&& keep_raw) {
+    auto results = body.find("results");
+    if (!body.is_object() || !results || !results->is_array()) {
+        out.reason = "HTTP 200 without a \"results\" array";
+        return false;
+    }
+    out.batch_id = string_or(body, "batch_id", "");
+
+    std::unordered_map<std::string, std::size_t> index;
+    index.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) index.emplace(items[i].lookup_id, i);
+    // Answers are made in place, in item order (an observation is large:
+    // moving it again costs more than making it).
+    out.answers.resize(items.size());
+    std::vector<bool> answered(items.size(), false);
+
+    results->for_each_element([&](const V& result) {
+        const auto id = result.is_object() ? id_of(result) : std::nullopt;
+        auto it = id ? index.find(*id) : index.end();
+        if (it == index.end() || answered[it->second]) {
+            Observation anomaly;
+            anomaly.state = string_or(result, "state", "");
+            anomaly.license_number = string_or(result, "license_number", "");
+            anomaly.outcome = outcome::kUnexpectedResult;
+            anomaly.error_message = it == index.end() ? "a result for an id that was not sent"
+                                                      : "a second result for the same id";
+            anomaly.http_status = 200;
+            keep_raw(anomaly, result);
+            anomaly.batch_id = out.batch_id;
+            anomaly.request_kind = "batch";
+            anomaly.attempt_only = true;
+            out.anomalies.push_back(std::move(anomaly));
+            return;
+        }
+        Observation& answer = out.answers[it->second];
+        answered[it->second] = true;
+        answer_for(answer, items[it->second], result, out.batch_id);
+        keep_raw(answer, result);
+    });
+
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (answered[i]) continue;
+        Observation& missing = out.answers[i];
+        set_base(missing, items[i]);
+        missing.outcome = outcome::kMissingResult;
+        missing.error_message = "the API's response had no result for this record";
+        missing.http_status = 200;
+        missing.batch_id = out.batch_id;
+    }
+    out.verdict = Verdict::Answer;
+    return true;
 }
 
 // Appends s as a JSON string, escaped as the JSON library escapes it; false
@@ -149,62 +220,35 @@ BatchInterpretation interpret_batch(const HttpResponse& r, const std::vector<Loo
             const json body = parse_body(r.body);
             out.reason = "HTTP " + std::to_string(r.status);
             if (body.is_object())
-                out.reason += " " + string_or(body, "error_code", "") + ": " + string_or(body, "detail", "");
+                out.reason += " " + string_or(DomView(body), "error_code", "") + ": " +
+                              string_or(DomView(body), "detail", "");
         }
         return out;
     }
 
+    // Most bodies are read by the tape reader, with no tree built per record;
+    // what it does not accept is read by the JSON library, which decides.
+    if (auto tape = JsonTape::read(r.body)) {
+        auto shared = std::make_shared<const JsonTape>(std::move(*tape));
+        const bool read = interpret_results(TapeView(*shared, 0), items, out,
+                                            [&](Observation& o, const TapeView& result) {
+                                                o.raw_tape = shared;
+                                                o.raw_node = result.node();
+                                            });
+        if (!read) out.verdict = Verdict::Transient;
+        return out;
+    }
     json body = parse_body(r.body);
-    auto results = body.is_object() ? body.find("results") : body.end();
-    if (body.is_discarded() || !body.is_object() || results == body.end() || !results->is_array()) {
+    if (body.is_discarded()) {
         // A 200 cut short or garbled on the way (a proxy, a dropped connection):
         // retried like a 5xx, since the next attempt usually reads fine.
         out.verdict = Verdict::Transient;
-        out.reason = body.is_discarded() ? "HTTP 200 with a body that is not JSON"
-                                         : "HTTP 200 without a \"results\" array";
+        out.reason = "HTTP 200 with a body that is not JSON";
         return out;
     }
-    out.batch_id = string_or(body, "batch_id", "");
-
-    std::unordered_map<std::string, std::size_t> index;
-    for (std::size_t i = 0; i < items.size(); ++i) index.emplace(items[i].lookup_id, i);
-    std::vector<std::optional<Observation>> answers(items.size());
-
-    for (auto& result : *results) {
-        const auto id = result.is_object() ? id_of(result) : std::nullopt;
-        auto it = id ? index.find(*id) : index.end();
-        if (it == index.end() || answers[it->second]) {
-            Observation anomaly;
-            anomaly.state = result.is_object() ? string_or(result, "state", "") : "";
-            anomaly.license_number = result.is_object() ? string_or(result, "license_number", "") : "";
-            anomaly.outcome = outcome::kUnexpectedResult;
-            anomaly.error_message = it == index.end() ? "a result for an id that was not sent"
-                                                      : "a second result for the same id";
-            anomaly.http_status = 200;
-            anomaly.raw = result;
-            anomaly.batch_id = out.batch_id;
-            anomaly.request_kind = "batch";
-            anomaly.attempt_only = true;
-            out.anomalies.push_back(std::move(anomaly));
-            continue;
-        }
-        answers[it->second] = answer_for(items[it->second], std::move(result), out.batch_id);
-    }
-
-    out.answers.reserve(items.size());
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (answers[i]) {
-            out.answers.push_back(std::move(*answers[i]));
-            continue;
-        }
-        Observation missing = base_observation(items[i]);
-        missing.outcome = outcome::kMissingResult;
-        missing.error_message = "the API's response had no result for this record";
-        missing.http_status = 200;
-        missing.batch_id = out.batch_id;
-        out.answers.push_back(std::move(missing));
-    }
-    out.verdict = Verdict::Answer;
+    if (!interpret_results(DomView(body), items, out,
+                           [](Observation& o, const DomView& result) { o.raw = result.json(); }))
+        out.verdict = Verdict::Transient;
     return out;
 }
 

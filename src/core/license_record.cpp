@@ -1,6 +1,7 @@
 #include "core/license_record.h"
 
 #include "core/error.h"
+#include "core/json_view.h"
 #include "core/normalize.h"
 
 #include <cctype>
@@ -13,47 +14,86 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<std::string> string_field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_number()) return it->dump();
+template <typename V>
+std::optional<std::string> string_field(const V& j, const char* key) {
+    auto v = j.find(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_string()) return std::string(v->string());
+    if (v->is_number()) return v->to_json().dump();
     return std::nullopt;
 }
 
-std::optional<std::string> date_field(const json& j, const char* key) {
+template <typename V>
+std::optional<std::string> date_field(const V& j, const char* key) {
     auto s = string_field(j, key);
     return s ? parse_iso_date(*s) : std::nullopt;
 }
 
-std::optional<std::int64_t> cents_field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (it->is_number_integer()) return it->get<std::int64_t>();
-    if (it->is_number_float()) {
-        const double v = it->get<double>();
-        if (std::isfinite(v) && std::fabs(v) < 9e15) return static_cast<std::int64_t>(std::llround(v));
+template <typename V>
+std::optional<std::int64_t> cents_field(const V& j, const char* key) {
+    auto v = j.find(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_number_integer()) return v->integer();
+    if (v->is_number_float()) {
+        const double d = v->floating();
+        if (std::isfinite(d) && std::fabs(d) < 9e15) return static_cast<std::int64_t>(std::llround(d));
         return std::nullopt;
     }
-    if (it->is_string()) {
-        const std::string s = it->get<std::string>();
+    if (v->is_string()) {
+        const std::string s(v->string());
         char* end = nullptr;
-        const long long v = std::strtoll(s.c_str(), &end, 10);
-        if (!s.empty() && end != nullptr && *end == '\0') return v;
+        const long long n = std::strtoll(s.c_str(), &end, 10);
+        if (!s.empty() && end != nullptr && *end == '\0') return n;
     }
     return std::nullopt;
 }
 
-std::optional<bool> bool_field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (it->is_boolean()) return it->get<bool>();
-    if (it->is_string()) {
-        const std::string s = normalize_status(it->get<std::string>());
+template <typename V>
+std::optional<bool> bool_field(const V& j, const char* key) {
+    auto v = j.find(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_boolean()) return v->boolean();
+    if (v->is_string()) {
+        const std::string s = normalize_status(std::string(v->string()));
         if (s == "TRUE" || s == "YES") return true;
         if (s == "FALSE" || s == "NO") return false;
     }
     return std::nullopt;
+}
+
+template <typename V>
+LicenseRecord parse_record(const V& j, RecordShape shape, const std::string& requested_state,
+                           const std::string& requested_license) {
+    if (!j.is_object())
+        throw Error(ErrorKind::RemoteProtocol, "license record is not a JSON object");
+    LicenseRecord r;
+    r.state = normalize_status(string_field(j, "state").value_or(requested_state));
+    if (r.state.empty()) r.state = requested_state;
+    r.license_number = string_field(j, "license_number").value_or(requested_license);
+
+    std::optional<std::string> status = string_field(j, "license_status");
+    if (!status && shape == RecordShape::Single) status = string_field(j, "status");
+    if (!status)
+        throw Error(ErrorKind::RemoteProtocol, "license record has no status",
+                    {}, "Expected \"status\" or \"license_status\".");
+    r.license_status = normalize_status(*status);
+
+    r.license_type = string_field(j, "license_type");
+    if (auto list = j.find("classifications"); list && list->is_array()) {
+        list->for_each_element([&](const V& c) {
+            if (c.is_string()) r.classifications.emplace_back(c.string());
+        });
+    } else if (auto c = string_field(j, "classification")) {
+        r.classifications.push_back(*c);
+    }
+    r.business_name = string_field(j, "business_name");
+    r.issue_date = date_field(j, "issue_date");
+    r.expiration_date = date_field(j, "expiration_date");
+    r.bond_amount_cents = cents_field(j, "bond_amount");
+    r.insurance_required = bool_field(j, "insurance_required");
+    if (auto v = j.find("disciplinary_actions"); v && v->is_array()) r.disciplinary_actions = v->to_json();
+    if (auto v = j.find("address"); v && v->is_object()) r.address = v->to_json();
+    return r;
 }
 
 }  // namespace
@@ -78,36 +118,13 @@ std::optional<std::string> parse_iso_date(const std::string& s) {
 LicenseRecord parse_license_record(const json& j, RecordShape shape,
                                    const std::string& requested_state,
                                    const std::string& requested_license) {
-    if (!j.is_object())
-        throw Error(ErrorKind::RemoteProtocol, "license record is not a JSON object");
-    LicenseRecord r;
-    r.state = normalize_status(string_field(j, "state").value_or(requested_state));
-    if (r.state.empty()) r.state = requested_state;
-    r.license_number = string_field(j, "license_number").value_or(requested_license);
+    return parse_record(DomView(j), shape, requested_state, requested_license);
+}
 
-    std::optional<std::string> status = string_field(j, "license_status");
-    if (!status && shape == RecordShape::Single) status = string_field(j, "status");
-    if (!status)
-        throw Error(ErrorKind::RemoteProtocol, "license record has no status",
-                    {}, "Expected \"status\" or \"license_status\".");
-    r.license_status = normalize_status(*status);
-
-    r.license_type = string_field(j, "license_type");
-    if (auto it = j.find("classifications"); it != j.end() && it->is_array()) {
-        for (const auto& c : *it)
-            if (c.is_string()) r.classifications.push_back(c.get<std::string>());
-    } else if (auto c = string_field(j, "classification")) {
-        r.classifications.push_back(*c);
-    }
-    r.business_name = string_field(j, "business_name");
-    r.issue_date = date_field(j, "issue_date");
-    r.expiration_date = date_field(j, "expiration_date");
-    r.bond_amount_cents = cents_field(j, "bond_amount");
-    r.insurance_required = bool_field(j, "insurance_required");
-    if (auto it = j.find("disciplinary_actions"); it != j.end() && it->is_array())
-        r.disciplinary_actions = *it;
-    if (auto it = j.find("address"); it != j.end() && it->is_object()) r.address = *it;
-    return r;
+LicenseRecord parse_license_record(const JsonTape& tape, std::uint32_t node, RecordShape shape,
+                                   const std::string& requested_state,
+                                   const std::string& requested_license) {
+    return parse_record(TapeView(tape, node), shape, requested_state, requested_license);
 }
 
 json LicenseRecord::to_json() const {

@@ -1,6 +1,8 @@
 #pragma once
 #include "core/no_postgres.h"
 
+#include "core/json_tape.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -43,6 +45,10 @@ enum class RecordShape {
 // requested_state / requested_license fill in what the record omits.
 // Throws Error(RemoteProtocol) if j is not an object or holds no status.
 LicenseRecord parse_license_record(const nlohmann::json& j, RecordShape shape,
+                                   const std::string& requested_state,
+                                   const std::string& requested_license);
+// The same for node `node` of a tape.
+LicenseRecord parse_license_record(const JsonTape& tape, std::uint32_t node, RecordShape shape,
                                    const std::string& requested_state,
                                    const std::string& requested_license);
 

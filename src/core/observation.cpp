@@ -28,7 +28,7 @@ nlohmann::json Observation::to_json(bool with_raw) const {
             {"request_kind", request_kind},
             {"attempt_only", attempt_only},
             {"charged_lookups", charged_lookups}};
-    if (with_raw) j["raw"] = raw;
+    if (with_raw) j["raw"] = raw_json();
     return j;
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 #include "core/no_postgres.h"
 
+#include "core/json_tape.h"
 #include "core/license_record.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -34,6 +36,10 @@ struct Observation {
     nlohmann::json candidates;   // MULTIPLE_CANDIDATES: [{license_number, business_name}]
     std::optional<LicenseRecord> record;
     nlohmann::json raw;          // the record or error body as the API sent it
+    // Or, for a batch's results: the raw record is node raw_node of this tape
+    // (and raw stays null); raw_json() gives it either way.
+    std::shared_ptr<const JsonTape> raw_tape;
+    std::uint32_t raw_node = 0;
     std::int64_t observed_at_ms = 0;  // when the answer arrived (Unix ms)
     std::optional<std::int64_t> ttl_ms;  // nullopt: must not be cached
     std::optional<std::int64_t> retry_at_ms;  // STATE_TIMEOUT: when to try again
@@ -45,6 +51,8 @@ struct Observation {
     std::int32_t charged_lookups = -1;
 
     bool verified() const { return outcome == outcome::kVerified; }
+    bool has_raw() const { return raw_tape != nullptr || !raw.is_null(); }
+    nlohmann::json raw_json() const { return raw_tape ? raw_tape->to_json(raw_node) : raw; }
 
     // The API answered this record, so it counts against the monthly quota:
     // not a failed attempt, a record the response omitted, or a failed call.

@@ -2,6 +2,9 @@
 // again), and members read out of a jsonb without parsing.
 #pragma once
 
+#include "core/json_tape.h"
+#include "core/observation.h"
+
 #include <nlohmann/json.hpp>
 
 #include "pg/pg_headers.h"
@@ -10,6 +13,10 @@ namespace cv::pg {
 
 // A jsonb Datum holding j (strings are UTF-8; the database is UTF8).
 Datum json_to_jsonb(const nlohmann::json& j);
+// The same for node `node` of a tape.
+Datum tape_to_jsonb(const core::JsonTape& tape, std::uint32_t node);
+// An observation's raw record as jsonb, 0 when it has none.
+Datum raw_to_jsonb(const core::Observation& o);
 
 enum class JsonKind { Any, Array, Object };
 

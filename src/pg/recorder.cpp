@@ -198,7 +198,7 @@ ChunkRecording::ChunkRecording(CacheReader& reader, const std::string& api_url,
     if (raw_.size() != observations_.size()) {
         raw_.assign(observations_.size(), 0);
         for (std::size_t i = 0; i < observations_.size(); ++i)
-            if (!observations_[i].raw.is_null()) raw_[i] = json_to_jsonb(observations_[i].raw);
+            raw_[i] = raw_to_jsonb(observations_[i]);
     }
     for (std::size_t i = 0; i < observations_.size(); ++i) {
         const Observation& o = observations_[i];
