@@ -99,8 +99,10 @@ int sqlstate_for(core::ErrorKind kind) {
     return ERRCODE_INTERNAL_ERROR;
 }
 
+volatile sig_atomic_t worker_stop_requested = false;
+
 bool interrupt_pending() noexcept {
-    return QueryCancelPending || ProcDiePending;
+    return QueryCancelPending || ProcDiePending || worker_stop_requested;
 }
 
 void throw_if_interrupted() {

@@ -144,6 +144,44 @@ bool record_next_message() {
     return true;
 }
 
+// SIGTERM: noted, and the worker woken; acted on between recordings.
+void on_sigterm(SIGNAL_ARGS) {
+    const int saved_errno = errno;
+    worker_stop_requested = true;
+    SetLatch(MyLatch);
+    errno = saved_errno;
+}
+
+// Leaves as Postgres's die() would have it: the usual FATAL message.
+void act_on_stop() {
+    pg_call([] {
+        ProcDiePending = true;
+        InterruptPending = true;
+        CHECK_FOR_INTERRUPTS();
+    });
+}
+
+// Told to stop: records the messages queued by then (not those handed over
+// meanwhile; a new worker takes those), then leaves.
+void leave_on_stop() {
+    try {
+        if (queue_index >= 0) {
+            SharedState* s = shared_state();
+            int queued = 0;
+            pg_call([&] {
+                LWLockAcquire(s->recorder_lock, LW_SHARED);
+                queued = s->recorders[queue_index].count;
+                LWLockRelease(s->recorder_lock);
+            });
+            for (int i = 0; i < queued && record_next_message(); ++i) {
+            }
+        }
+    } catch (...) {
+        // What is left stays queued for the next worker.
+    }
+    act_on_stop();
+}
+
 void set_has_jobs(bool has) {
     SharedState* s = shared_state();
     pg_call([&] {
@@ -226,6 +264,10 @@ void run(int index, const WorkerStartArgs& args) {
     pg_call([&] { last_work = GetCurrentTimestamp(); });
     bool look_for_jobs = true;
     for (;;) {
+        // Told to stop (a fast shutdown, pg_terminate_backend): the messages
+        // queued by then are recorded first (their answers are paid for), then
+        // the worker leaves as Postgres's own SIGTERM handling would have it.
+        if (worker_stop_requested) leave_on_stop();
         pg_call([&] {
             CHECK_FOR_INTERRUPTS();
             MemoryContextReset(turn);
@@ -318,7 +360,7 @@ void cv_worker_main(Datum arg) {
     cv::pg::WorkerStartArgs args;
     std::memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof args);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, die);
+    pqsignal(SIGTERM, cv::pg::on_sigterm);
     BackgroundWorkerUnblockSignals();
     // Connected as the bootstrap superuser (it always exists and may log in,
     // whatever the extension's owner may); every statement the worker runs
@@ -351,7 +393,7 @@ void cv_worker_main(Datum arg) {
         cv::pg::capture_exception(err, std::current_exception());
     }
     // Told to stop (a fast shutdown, pg_terminate_backend): the usual message.
-    if (err.set && err.kind == cv::core::ErrorKind::Aborted && ProcDiePending) CHECK_FOR_INTERRUPTS();
+    if (err.set && err.kind == cv::core::ErrorKind::Aborted && cv::pg::worker_stop_requested) cv::pg::leave_on_stop();
     if (err.set) cv::pg::raise_captured(err);  // FATAL for a worker: it exits, a backend starts another
     proc_exit(0);
 }

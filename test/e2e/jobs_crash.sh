@@ -3,7 +3,8 @@
 # restarts), and an immediate shutdown and restart: it resumes where it
 # stopped, completes, and buys again at most the records of the chunks that
 # were in flight at that moment (max_concurrent_calls chunks). Then a cancel
-# takes effect within a second and SIGTERM stops the worker within a second.
+# takes effect within a second and SIGTERM stops the worker within a second,
+# though never in the middle of recording a chunk.
 source "$(dirname "$0")/lib/e2e.sh"
 source "$E2E_ROOT/scripts/lib/common.sh"
 DB=cv_e2e_jobs_crash
@@ -89,6 +90,46 @@ assert_eq completed "$(wait_job $DB "$job" 60)" "the job resumed by a new worker
 charged=$(lookups)
 [ $((charged - 3000)) -le 200 ] || fail "$((charged - 3000)) lookups bought twice after SIGTERM"
 pass "after SIGTERM: $charged lookups for 3000 licenses"
+
+# SIGTERM while the worker records a chunk (held up here by a lock on the
+# history): the worker finishes recording before it stops, so every lookup
+# the API charged is in the history (a termination acted on in the middle
+# used to lose the chunk's rows although the quota had counted them).
+"$SIMCTL" reset
+"$SIMCTL" config latency_ms=100
+job=$(q $DB "SELECT cv_job_submit(\$\$SELECT 'w' || i, 'CA', (7400000 + i)::text FROM generate_series(1, 3000) i\$\$)")
+for _ in $(seq 1 100); do [ "$(q $DB "SELECT processed_entities FROM cv_job_status($job)")" -ge 200 ] && break; sleep 0.05; done
+pid=$(worker_pid)
+coproc LOCKER { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB; }
+echo "BEGIN; LOCK TABLE contractor_verify.verification_history IN EXCLUSIVE MODE; SELECT 'locked';" >&"${LOCKER[1]}"
+read -r locked <&"${LOCKER[0]}"
+assert_eq locked "$locked" "the history locked"
+waiting=
+for _ in $(seq 1 100); do
+  waiting=$(q $DB "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $pid")
+  [ "$waiting" = Lock ] && break
+  sleep 0.05
+done
+assert_eq Lock "$waiting" "the worker waits on the lock while recording a chunk"
+kill -TERM "$pid"
+sleep 1
+kill -0 "$pid" 2>/dev/null || fail "the worker stopped in the middle of recording a chunk"
+pass "SIGTERM does not stop the worker in the middle of recording a chunk"
+t0=$(now_ms)
+echo "COMMIT;" >&"${LOCKER[1]}"
+exec {LOCKER[1]}>&-
+wait "$LOCKER_PID" || true
+while kill -0 "$pid" 2>/dev/null; do sleep 0.02; [ $(($(now_ms) - t0)) -le 5000 ] || break; done
+kill -0 "$pid" 2>/dev/null && fail "the worker was still running 5 s after the chunk could be recorded"
+pass "the worker stopped $(($(now_ms) - t0)) ms after the chunk could be recorded"
+assert_eq completed "$(wait_job $DB "$job" 60)" "the job resumed by a new worker"
+sleep 0.5
+charged=$(lookups)
+recorded=$(q $DB "SELECT coalesce(sum(charged), 0) FROM contractor_verify.verification_history WHERE license_number LIKE '740%'")
+echo "lookups charged $charged, counted by the history $recorded"
+[ "$recorded" -ge "$charged" ] || fail "$((charged - recorded)) charged lookups missing from the history"
+[ $((charged - 3000)) -le 200 ] || fail "$((charged - 3000)) lookups bought twice after SIGTERM"
+pass "after SIGTERM mid-recording: every charged lookup in the history ($recorded of $charged)"
 
 # Jobs that ended longer ago than contractor_verify.job_retention are deleted
 # with their rows by the worker (when it starts, then hourly).
