@@ -44,14 +44,9 @@ private:
     bool value(int depth) {
         if (p_ == end_) return false;
         switch (*p_) {
-            case '{': return object(depth + 1);
-            case '[': return array(depth + 1);
-            case '"': {
-                const std::uint32_t n = add(Kind::String);
-                if (!string(n)) return false;
-                close(n);
-                return true;
-            }
+            case '{': return container(depth + 1, Kind::Object);
+            case '[': return container(depth + 1, Kind::Array);
+            case '"': return string_node();
             case 't': return literal("true", 4, Kind::True);
             case 'f': return literal("false", 5, Kind::False);
             case 'n': return literal("null", 4, Kind::Null);
@@ -59,57 +54,39 @@ private:
         }
     }
 
-    bool object(int depth) {
-        if (depth > kMaxDepth) return false;
-        const std::uint32_t n = add(Kind::Object);
-        ++p_;
-        skip_space();
-        std::uint32_t count = 0;
-        if (p_ < end_ && *p_ == '}') {
-            ++p_;
-        } else {
-            for (;;) {
-                if (p_ == end_ || *p_ != '"') return false;
-                const std::uint32_t k = add(Kind::String);
-                if (!string(k)) return false;
-                close(k);
-                skip_space();
-                if (p_ == end_ || *p_ != ':') return false;
-                ++p_;
-                skip_space();
-                if (!value(depth)) return false;
-                ++count;
-                skip_space();
-                if (p_ == end_) return false;
-                if (*p_ == '}') {
-                    ++p_;
-                    break;
-                }
-                if (*p_ != ',') return false;
-                ++p_;
-                skip_space();
-            }
-        }
-        t_.nodes_[n].a = count;
+    bool string_node() {
+        const std::uint32_t n = add(Kind::String);
+        if (!string(n)) return false;
         close(n);
         return true;
     }
 
-    bool array(int depth) {
+    // An object's members (a key, a colon, a value) or an array's elements,
+    // separated by commas, up to the closing bracket.
+    bool container(int depth, Kind kind) {
         if (depth > kMaxDepth) return false;
-        const std::uint32_t n = add(Kind::Array);
+        const bool object = kind == Kind::Object;
+        const char closing = object ? '}' : ']';
+        const std::uint32_t n = add(kind);
         ++p_;
         skip_space();
         std::uint32_t count = 0;
-        if (p_ < end_ && *p_ == ']') {
+        if (p_ < end_ && *p_ == closing) {
             ++p_;
         } else {
             for (;;) {
+                if (object) {
+                    if (p_ == end_ || *p_ != '"' || !string_node()) return false;
+                    skip_space();
+                    if (p_ == end_ || *p_ != ':') return false;
+                    ++p_;
+                    skip_space();
+                }
                 if (!value(depth)) return false;
                 ++count;
                 skip_space();
                 if (p_ == end_) return false;
-                if (*p_ == ']') {
+                if (*p_ == closing) {
                     ++p_;
                     break;
                 }
