@@ -51,6 +51,7 @@ public:
             loop();
             settle();
         } catch (...) {
+            deliver_finished();
             withdraw_in_flight();
             record_abandoned();
             http_.cancel_all();
@@ -121,6 +122,18 @@ private:
             if (it == in_flight_.end()) continue;
             gate_.sent(it->second.reservation, sent_at);
             it->second.request_sent = true;
+        }
+    }
+
+    // On the way out with an error or cancel: calls that had finished when the
+    // abort struck are answered as usual (their answers arrived and are paid
+    // for); only the calls still running are abandoned. Never throws over the
+    // error being raised.
+    void deliver_finished() noexcept {
+        try {
+            for (auto& [token, response] : http_.take_finished()) finish(token, response);
+        } catch (...) {
+            // What could not be delivered stays in flight: recorded as abandoned.
         }
     }
 

@@ -126,6 +126,8 @@ struct HttpClient::Impl {
     // Sends of dropped transfers that take_sent() has not returned yet (bounded,
     // in case the caller never asks).
     std::vector<std::pair<Token, std::int64_t>> dropped_sent;
+    // Transfers that finished in a poll() an abort ended.
+    std::vector<std::pair<Token, HttpResponse>> finished;
     std::string user_agent = core::user_agent();
 
     EasyPtr take_easy() {
@@ -156,6 +158,10 @@ HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
 HttpClient::~HttpClient() { cancel_all(); }
 
 std::size_t HttpClient::in_flight() const { return impl_->running.size(); }
+
+std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::take_finished() {
+    return std::exchange(impl_->finished, {});
+}
 
 void HttpClient::cancel_all() {
     auto running = std::move(impl_->running);
@@ -262,14 +268,20 @@ std::vector<std::pair<HttpClient::Token, HttpResponse>> HttpClient::poll(
             done.emplace_back(token, std::move(r));
             impl_->release(std::move(t));
         }
-        for (const auto& entry : done) {
-            if (entry.second.error == TransportError::Aborted) {
-                // The finished transfers are dropped too: keep their sends for take_sent().
-                for (const auto& [token, r] : done)
-                    if (r.request_sent) impl_->dropped_sent.emplace_back(token, r.sent_at_ms);
-                cancel_all();
-                throw Error(ErrorKind::Aborted, "canceling statement due to user request");
+        const bool aborted = std::any_of(done.begin(), done.end(), [](const auto& entry) {
+            return entry.second.error == TransportError::Aborted;
+        });
+        if (aborted) {
+            // The aborted transfers are dropped (their sends kept for
+            // take_sent()); those that finished are kept for take_finished().
+            for (auto& [token, r] : done) {
+                if (r.error != TransportError::Aborted)
+                    impl_->finished.emplace_back(token, std::move(r));
+                else if (r.request_sent)
+                    impl_->dropped_sent.emplace_back(token, r.sent_at_ms);
             }
+            cancel_all();
+            throw Error(ErrorKind::Aborted, "canceling statement due to user request");
         }
         if (!done.empty() || impl_->running.empty()) return done;
 

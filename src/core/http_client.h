@@ -58,9 +58,14 @@ public:
     Token start(const HttpRequest& request);
 
     // Drives transfers for up to `wait`, returning those that finished. When
-    // should_abort() is true, every transfer is dropped and Error(Aborted) thrown.
+    // should_abort() is true, every transfer is dropped and Error(Aborted)
+    // thrown; transfers that had finished by then are kept for take_finished().
     std::vector<std::pair<Token, HttpResponse>> poll(std::chrono::milliseconds wait,
                                                      const AbortCheck& should_abort);
+
+    // The transfers that finished in the poll() an abort ended (their answers
+    // arrived, so the caller still owes them a look).
+    std::vector<std::pair<Token, HttpResponse>> take_finished();
 
     std::size_t in_flight() const;
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace cv::core;
 using nlohmann::json;
@@ -96,6 +97,54 @@ TEST_F(HttpTest, AbortStopsAHangingTransfer) {
     EXPECT_EQ(counters()["faults_fired"]["hang"], 1);
     // The client still works afterwards.
     EXPECT_EQ(http_->perform(get("/v1/verify?state=CA&license_number=1052183"), kNever).status, 200);
+}
+
+// An abort drops the transfers still running, but one that had finished in
+// the same pass (its answer arrived) is kept for take_finished(). Whether a
+// transfer finishes or is aborted in that pass depends on when the abort
+// check says yes (it is asked at the top of poll() and by each transfer's
+// progress callback): it says yes from its n-th question on, for n in turn.
+// Whatever n, the fast transfer's answer is returned, kept, or was never
+// read; for some n it finishes in the pass that aborts.
+TEST_F(HttpTest, AnAbortKeepsWhatFinished) {
+    int kept = 0;
+    for (int n = 1; n <= 16; ++n) {
+        SCOPED_TRACE(n);
+        const std::string license = "1052183";
+        control("config", {{"latency_ms", 100}});
+        const HttpClient::Token fast = http_->start(get("/v1/verify?state=CA&license_number=" + license));
+        // The request goes out; its answer, 100 ms later, waits in the socket.
+        bool sent = false;
+        for (int i = 0; i < 400 && !sent; ++i) {
+            EXPECT_TRUE(http_->poll(std::chrono::milliseconds(0), kNever).empty());
+            for (const auto& [token, at] : http_->take_sent()) sent = sent || token == fast;
+            if (!sent) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        ASSERT_TRUE(sent);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        control("fault", {{"mode", "hang"}, {"ms", 300}});
+        (void)http_->start(get("/v1/verify?state=CA&license_number=1052183"));
+        int questions = 0;
+        HttpClient::AbortCheck abort_from_n = [&] { return ++questions >= n; };
+        std::vector<std::pair<HttpClient::Token, HttpResponse>> answered;
+        try {
+            answered = http_->poll(std::chrono::milliseconds(2000), abort_from_n);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Aborted);
+            answered = http_->take_finished();
+            kept += answered.empty() ? 0 : 1;
+        }
+        http_->cancel_all();
+        EXPECT_TRUE(http_->take_finished().empty());
+        ASSERT_LE(answered.size(), 1u);
+        if (!answered.empty()) {
+            EXPECT_EQ(answered[0].first, fast);
+            EXPECT_EQ(answered[0].second.status, 200);
+            EXPECT_EQ(json::parse(answered[0].second.body)["license_number"], license);
+        }
+        control("reset", json::object());  // a fault not taken (the call aborted first) goes too
+    }
+    EXPECT_GT(kept, 0) << "no abort struck after the fast transfer had finished in the same pass";
 }
 
 TEST_F(HttpTest, OversizedBodyIsCutOff) {
