@@ -9,8 +9,8 @@
 // refuses anything else (the caller then reads the text with the general
 // JSON library, which decides). What it accepts it reads as that library
 // does: the last of repeated keys wins, NUL characters in strings become
-// U+FFFD (as core/api_response.cpp's scrub does), integers outside the
-// 64-bit range become floating point.
+// U+FFFD (as core/api_response.cpp's scrub does; a key holding one is
+// declined), integers outside the 64-bit range become floating point.
 #pragma once
 #include "core/no_postgres.h"
 

@@ -51,7 +51,6 @@ struct Observation {
     std::int32_t charged_lookups = -1;
 
     bool verified() const { return outcome == outcome::kVerified; }
-    bool has_raw() const { return raw_tape != nullptr || !raw.is_null(); }
     nlohmann::json raw_json() const { return raw_tape ? raw_tape->to_json(raw_node) : raw; }
 
     // The API answered this record, so it counts against the monthly quota:

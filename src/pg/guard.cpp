@@ -99,10 +99,8 @@ int sqlstate_for(core::ErrorKind kind) {
     return ERRCODE_INTERNAL_ERROR;
 }
 
-volatile sig_atomic_t worker_stop_requested = false;
-
 bool interrupt_pending() noexcept {
-    return QueryCancelPending || ProcDiePending || worker_stop_requested;
+    return QueryCancelPending || ProcDiePending;
 }
 
 void throw_if_interrupted() {

@@ -103,9 +103,4 @@ auto pg_value(F&& f) -> decltype(f()) {
 void throw_if_interrupted();
 bool interrupt_pending() noexcept;
 
-// Set by the worker's SIGTERM handler (pg/worker.cpp): the worker stops at
-// its own safe points, never halfway through recording answers. Loops that
-// check interrupt_pending() see it as a termination.
-extern volatile sig_atomic_t worker_stop_requested;
-
 }  // namespace cv::pg

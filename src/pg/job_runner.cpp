@@ -18,6 +18,7 @@
 #include "pg/cache_table.h"
 #include "pg/catalog.h"
 #include "pg/guard.h"
+#include "pg/worker_stop.h"
 #include "pg/quota_guard.h"
 #include "pg/rate_gate.h"
 #include "pg/recorder.h"
@@ -264,6 +265,7 @@ public:
         : run_(run), quota_(quota), between_(between) {}
 
     void record(std::vector<Observation>& observations) override {
+        RecordingScope recording;  // a termination waits until the chunk is committed
         std::vector<Observation> kept = observations;  // to set aside if recording fails
         // What the API charged counts against the quota whatever becomes of
         // its recording (set aside, or a failure that ends the job).

@@ -163,7 +163,8 @@ Datum tape_to_jsonb(const core::JsonTape& tape, std::uint32_t node) {
 }
 
 Datum raw_to_jsonb(const core::Observation& o) {
-    if (o.raw_tape) return tape_to_jsonb(*o.raw_tape, o.raw_node);
+    if (o.raw_tape)  // a JSON null is no record, as on the general path
+        return o.raw_tape->kind(o.raw_node) == JsonTape::Kind::Null ? 0 : tape_to_jsonb(*o.raw_tape, o.raw_node);
     return o.raw.is_null() ? 0 : json_to_jsonb(o.raw);
 }
 

@@ -24,6 +24,7 @@
 #include "pg/recorder_message.h"
 #include "pg/result_row.h"
 #include "pg/guard.h"
+#include "pg/worker_stop.h"
 #include "pg/owner_scope.h"
 #include "pg/shared_state.h"
 #include "pg/spi.h"
@@ -61,6 +62,7 @@ namespace {
 
 int idle_timeout_ms = 60000;
 int queue_index = -1;
+bool stopping = false;  // leaving: what is queued gets one attempt each
 
 // Records (or sets aside) a message, read where it lies in shared memory;
 // false when it has vanished (nothing left to free).
@@ -77,7 +79,7 @@ bool handle(const RecorderEntry& entry) {
     } catch (const std::exception& e) {
         error = std::string("unreadable message: ") + e.what();
     }
-    if (message) error = record(*message);
+    if (message) error = record(*message, stopping ? 1 : 3);
     if (error) {
         // Kept readable: the message as JSON when it could be read, else as it came.
         std::string kept;
@@ -127,7 +129,11 @@ bool record_next_message() {
         LWLockRelease(s->recorder_lock);
     });
     if (!have) return false;
-    const bool stored = handle(entry);
+    bool stored = false;
+    {
+        RecordingScope recording;
+        stored = handle(entry);
+    }
     pg_call([&] {
         LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
         if (q.count > 0 && q.ring[q.head].ticket == entry.ticket) {
@@ -144,16 +150,33 @@ bool record_next_message() {
     return true;
 }
 
-// SIGTERM: noted, and the worker woken; acted on between recordings.
-void on_sigterm(SIGNAL_ARGS) {
-    const int saved_errno = errno;
-    worker_stop_requested = true;
-    SetLatch(MyLatch);
-    errno = saved_errno;
-}
-
-// Leaves as Postgres's die() would have it: the usual FATAL message.
-void act_on_stop() {
+// Told to stop (a fast shutdown, pg_terminate_backend): records the messages
+// queued by then (not those handed over meanwhile; a new worker takes those),
+// then leaves as Postgres's die() has it. Bounded: one attempt per message
+// with a 1 s lock_timeout (a message that cannot be recorded then is set
+// aside), and none begun after 5 s (what is left stays queued).
+void leave_on_stop() {
+    stopping = true;
+    try {
+        if (queue_index >= 0) {
+            SharedState* s = shared_state();
+            int queued = 0;
+            TimestampTz started = 0;
+            pg_call([&] {
+                SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
+                started = GetCurrentTimestamp();
+                LWLockAcquire(s->recorder_lock, LW_SHARED);
+                queued = s->recorders[queue_index].count;
+                LWLockRelease(s->recorder_lock);
+            });
+            for (int i = 0; i < queued && !TimestampDifferenceExceeds(started, GetCurrentTimestamp(), 5000) &&
+                            record_next_message();
+                 ++i) {
+            }
+        }
+    } catch (...) {
+        // What is left stays queued for the next worker.
+    }
     pg_call([] {
         ProcDiePending = true;
         InterruptPending = true;
@@ -161,32 +184,13 @@ void act_on_stop() {
     });
 }
 
-// Told to stop: records the messages queued by then (not those handed over
-// meanwhile; a new worker takes those), then leaves.
-void leave_on_stop() {
-    try {
-        if (queue_index >= 0) {
-            SharedState* s = shared_state();
-            int queued = 0;
-            pg_call([&] {
-                LWLockAcquire(s->recorder_lock, LW_SHARED);
-                queued = s->recorders[queue_index].count;
-                LWLockRelease(s->recorder_lock);
-            });
-            for (int i = 0; i < queued && record_next_message(); ++i) {
-            }
-        }
-    } catch (...) {
-        // What is left stays queued for the next worker.
-    }
-    act_on_stop();
-}
-
 void set_has_jobs(bool has) {
     SharedState* s = shared_state();
     pg_call([&] {
         LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-        s->recorders[queue_index].has_jobs = has;
+        RecorderQueue& q = s->recorders[queue_index];
+        // A job queued after the look began keeps the database marked.
+        q.has_jobs = has || q.jobs_changed;
         LWLockRelease(s->recorder_lock);
     });
 }
@@ -267,16 +271,20 @@ void run(int index, const WorkerStartArgs& args) {
         // Told to stop (a fast shutdown, pg_terminate_backend): the messages
         // queued by then are recorded first (their answers are paid for), then
         // the worker leaves as Postgres's own SIGTERM handling would have it.
-        if (worker_stop_requested) leave_on_stop();
+        if (ProcDiePending) leave_on_stop();
         pg_call([&] {
             CHECK_FOR_INTERRUPTS();
             MemoryContextReset(turn);
             MemoryContextSwitchTo(turn);
         });
         reload_config_if_asked();
-        if (record_next_message()) {
+        const bool recorded = record_next_message();
+        if (recorded) {
             pg_call([&] { last_work = GetCurrentTimestamp(); });
-            continue;
+            // Under a steady stream of messages, jobs are still looked for
+            // once a second.
+            if (ProcDiePending || !TimestampDifferenceExceeds(last_job_check, GetCurrentTimestamp(), 1000))
+                continue;
         }
         if (look_for_jobs || TimestampDifferenceExceeds(last_job_check, GetCurrentTimestamp(), 1000)) {
             look_for_jobs = false;
@@ -296,7 +304,7 @@ void run(int index, const WorkerStartArgs& args) {
                 bool idle_now = false;
                 pg_call([&] {
                     LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-                    if (q.count == 0 && !q.has_jobs) {
+                    if (q.count == 0 && !q.has_jobs && !q.jobs_changed) {
                         q.worker_pid = 0;
                         q.worker_latch = nullptr;
                         q.database = InvalidOid;
@@ -307,10 +315,11 @@ void run(int index, const WorkerStartArgs& args) {
                 if (idle_now) return;
             }
         }
+        if (recorded) continue;  // more may be queued: no leaving, no waiting
         bool leave = false;
         pg_call([&] {
             LWLockAcquire(s->recorder_lock, LW_EXCLUSIVE);
-            if (q.count == 0 && !q.has_jobs &&
+            if (q.count == 0 && !q.has_jobs && !q.jobs_changed &&
                 (q.leave_when_idle ||
                  TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), idle_timeout_ms))) {
                 // Idle: leave (at once when a statement needs the database to
@@ -360,7 +369,7 @@ void cv_worker_main(Datum arg) {
     cv::pg::WorkerStartArgs args;
     std::memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof args);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, cv::pg::on_sigterm);
+    pqsignal(SIGTERM, cv::pg::worker_sigterm);
     BackgroundWorkerUnblockSignals();
     // Connected as the bootstrap superuser (it always exists and may log in,
     // whatever the extension's owner may); every statement the worker runs
@@ -393,7 +402,7 @@ void cv_worker_main(Datum arg) {
         cv::pg::capture_exception(err, std::current_exception());
     }
     // Told to stop (a fast shutdown, pg_terminate_backend): the usual message.
-    if (err.set && err.kind == cv::core::ErrorKind::Aborted && cv::pg::worker_stop_requested) cv::pg::leave_on_stop();
+    if (err.set && err.kind == cv::core::ErrorKind::Aborted && ProcDiePending) cv::pg::leave_on_stop();
     if (err.set) cv::pg::raise_captured(err);  // FATAL for a worker: it exits, a backend starts another
     proc_exit(0);
 }

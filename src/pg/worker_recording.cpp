@@ -8,6 +8,7 @@
 #include "pg/result_row.h"
 #include "pg/spi.h"
 #include "pg/worker_recording.h"
+#include "pg/worker_stop.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -75,7 +76,7 @@ std::string describe(std::exception_ptr ep, int& sqlerrcode) {
 
 }  // namespace
 
-std::optional<std::string> record(const RecorderMessage& m) {
+std::optional<std::string> record(const RecorderMessage& m, int attempts) {
     for (int attempt = 1;; ++attempt) {
         std::exception_ptr failure;
         try {
@@ -95,7 +96,7 @@ std::optional<std::string> record(const RecorderMessage& m) {
         int code = 0;
         std::string error = describe(failure, code);
         abort_transaction();
-        if (!transient(code) || attempt >= 3) return error;
+        if (!transient(code) || attempt >= attempts || worker_stop_noted()) return error;
         pg_usleep(100000L * attempt);
     }
 }
