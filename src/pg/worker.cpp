@@ -62,7 +62,6 @@ namespace {
 
 int idle_timeout_ms = 60000;
 int queue_index = -1;
-bool stopping = false;  // leaving: what is queued gets one attempt each
 
 // Records (or sets aside) a message, read where it lies in shared memory;
 // false when it has vanished (nothing left to free).
@@ -79,7 +78,7 @@ bool handle(const RecorderEntry& entry) {
     } catch (const std::exception& e) {
         error = std::string("unreadable message: ") + e.what();
     }
-    if (message) error = record(*message, stopping ? 1 : 3);
+    if (message) error = record(*message);
     if (error) {
         // Kept readable: the message as JSON when it could be read, else as it came.
         std::string kept;
@@ -153,10 +152,10 @@ bool record_next_message() {
 // Told to stop (a fast shutdown, pg_terminate_backend): records the messages
 // queued by then (not those handed over meanwhile; a new worker takes those),
 // then leaves as Postgres's die() has it. Bounded: one attempt per message
-// with a 1 s lock_timeout (a message that cannot be recorded then is set
-// aside), and none begun after 5 s (what is left stays queued).
+// (each recording's scope holds the pending termination over, so it is not
+// retried) with a 1 s lock_timeout (a message that cannot be recorded then is
+// set aside), and none begun after 5 s (what is left stays queued).
 void leave_on_stop() {
-    stopping = true;
     try {
         if (queue_index >= 0) {
             SharedState* s = shared_state();

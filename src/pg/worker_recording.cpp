@@ -76,7 +76,7 @@ std::string describe(std::exception_ptr ep, int& sqlerrcode) {
 
 }  // namespace
 
-std::optional<std::string> record(const RecorderMessage& m, int attempts) {
+std::optional<std::string> record(const RecorderMessage& m) {
     for (int attempt = 1;; ++attempt) {
         std::exception_ptr failure;
         try {
@@ -96,7 +96,7 @@ std::optional<std::string> record(const RecorderMessage& m, int attempts) {
         int code = 0;
         std::string error = describe(failure, code);
         abort_transaction();
-        if (!transient(code) || attempt >= attempts || worker_stop_noted()) return error;
+        if (!transient(code) || attempt >= 3 || worker_stop_noted()) return error;
         pg_usleep(100000L * attempt);
     }
 }

@@ -9,9 +9,10 @@
 
 namespace cv::pg {
 
-// Records a message in a transaction of its own (up to `attempts` times on
-// serialization failures, deadlocks and lock timeouts); the error when it cannot.
-std::optional<std::string> record(const RecorderMessage& m, int attempts = 3);
+// Records a message in a transaction of its own (retried on serialization
+// failures, deadlocks and lock timeouts, unless the worker was told to stop
+// meanwhile, pg/worker_stop.h); the error when it cannot.
+std::optional<std::string> record(const RecorderMessage& m);
 
 // Keeps `text` in contractor_verify.unrecorded_answers with the reason (and
 // the message's target when known), with a WARNING; false when even that fails.
