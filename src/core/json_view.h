@@ -25,7 +25,8 @@ public:
     bool is_null() const { return j_->is_null(); }
     bool is_boolean() const { return j_->is_boolean(); }
     bool is_number() const { return j_->is_number(); }
-    bool is_number_integer() const { return j_->is_number_integer(); }
+    bool is_number_integer() const { return j_->is_number_integer(); }  // signed or unsigned
+    bool is_number_unsigned() const { return j_->is_number_unsigned(); }
     bool is_number_float() const { return j_->is_number_float(); }
 
     // An object's member; nullopt when this is not an object or has none.
@@ -37,11 +38,17 @@ public:
     }
     std::string_view string() const { return j_->get_ref<const std::string&>(); }
     std::int64_t integer() const { return j_->get<std::int64_t>(); }
+    std::uint64_t unsigned_integer() const { return j_->get<std::uint64_t>(); }
     double floating() const { return j_->get<double>(); }
     bool boolean() const { return j_->get<bool>(); }
     template <typename F>
     void for_each_element(F&& f) const {
         for (const auto& e : *j_) f(DomView(e));
+    }
+    // f(key, value) for each member of an object.
+    template <typename F>
+    void for_each_member(F&& f) const {
+        for (auto it = j_->begin(); it != j_->end(); ++it) f(std::string_view(it.key()), DomView(it.value()));
     }
     nlohmann::json to_json() const { return *j_; }
     const nlohmann::json& json() const { return *j_; }
@@ -62,6 +69,7 @@ public:
     bool is_boolean() const { return kind() == Kind::True || kind() == Kind::False; }
     bool is_number() const { return is_number_integer() || is_number_float(); }
     bool is_number_integer() const { return kind() == Kind::Integer || kind() == Kind::Unsigned; }
+    bool is_number_unsigned() const { return kind() == Kind::Unsigned; }
     bool is_number_float() const { return kind() == Kind::Float; }
 
     std::optional<TapeView> find(const char* key) const {
@@ -70,10 +78,9 @@ public:
         return TapeView(*t_, v);
     }
     std::string_view string() const { return t_->string(n_); }
-    std::int64_t integer() const {
-        // As the JSON library converts: an unsigned value is cast.
-        return kind() == Kind::Float ? static_cast<std::int64_t>(t_->floating(n_)) : t_->integer(n_);
-    }
+    // An integer's value (an unsigned one cast, as the JSON library does).
+    std::int64_t integer() const { return t_->integer(n_); }
+    std::uint64_t unsigned_integer() const { return t_->unsigned_integer(n_); }
     double floating() const {
         switch (kind()) {
             case Kind::Integer: return static_cast<double>(t_->integer(n_));
@@ -85,6 +92,10 @@ public:
     template <typename F>
     void for_each_element(F&& f) const {
         t_->for_each_element(n_, [&](std::uint32_t e) { f(TapeView(*t_, e)); });
+    }
+    template <typename F>
+    void for_each_member(F&& f) const {
+        t_->for_each_member(n_, [&](std::string_view k, std::uint32_t v) { f(k, TapeView(*t_, v)); });
     }
     nlohmann::json to_json() const { return t_->to_json(n_); }
 

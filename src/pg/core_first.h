@@ -14,6 +14,8 @@
 #include "core/error.h"
 #include "core/freshness.h"
 #include "core/http_client.h"
+#include "core/json_tape.h"
+#include "core/json_view.h"
 #include "core/key_plan.h"
 #include "core/license_record.h"
 #include "core/normalize.h"

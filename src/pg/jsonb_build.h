@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/json_tape.h"
+#include "core/json_view.h"
 #include "core/observation.h"
 
 #include <nlohmann/json.hpp>
