@@ -50,6 +50,9 @@ void commit() {
     pg_call([] {
         PopActiveSnapshot();
         CommitTransactionCommand();
+        // What the transaction did reaches the statistics (and so
+        // autovacuum) about once a second, not only when the worker leaves.
+        (void)pgstat_report_stat(false);
         pgstat_report_activity(STATE_IDLE, nullptr);
     });
 }

@@ -34,6 +34,17 @@ assert_eq 20 "$(batch $DB 9200000)" "second batch's rows"
 assert_eq "$first" "$(worker_of $DB)" "the second batch recorded by the same worker"
 pass "a batch after a pause meets the running worker"
 
+# The worker's writes reach the statistics while it runs (autovacuum and
+# autoanalyze go by them), not only when it leaves.
+inserted=0
+for _ in $(seq 1 30); do
+  inserted=$(q $DB "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relid = 'contractor_verify.verification_history'::regclass")
+  [ "$inserted" -ge 40 ] && break
+  sleep 0.2
+done
+assert_eq 40 "$inserted" "history rows the statistics count while the worker runs"
+assert_eq "$first" "$(worker_of $DB)" "the worker that wrote them, still running"
+
 # Someone who may not drop the database cannot make its worker leave.
 q postgres "DROP ROLE IF EXISTS cv_e2e_lifetime_other" >/dev/null
 q postgres "CREATE ROLE cv_e2e_lifetime_other LOGIN CREATEDB" >/dev/null
