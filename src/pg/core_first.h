@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/freshness.h"
 #include "core/http_client.h"
+#include "core/absent_keys.h"
 #include "core/json_tape.h"
 #include "core/json_view.h"
 #include "core/key_plan.h"

@@ -136,6 +136,7 @@ public:
     std::int64_t in_calls = 0;
     std::size_t deferred_count = 0;   // held back: another session is buying them
     InflightClaims claims;
+    core::AbsentKeys absent;  // licenses the job found no cache row for
     // An answer recorded after the job was submitted is fresh for it, even
     // with max_age 0: bought for it or beside it (by a batch, say) once the
     // job was asked for, buying it again would pay twice.
@@ -172,6 +173,7 @@ public:
             auto from_cache = [&](const LookupItem& item) {
                 CachedRow row;
                 reader.probe(run_.ctx.settings.url, item.state, item.license_number, row);
+                run_.absent.note(item.state, item.license_number, row.found);
                 const auto verdict = core::classify_cached(row.head(), unix_now_ms(), run_.ctx.settings,
                                                            run_.job.max_age_ms, run_.answered_since_ms);
                 if (verdict == core::CacheVerdict::Miss) return false;
@@ -281,7 +283,9 @@ public:
                 const ExtensionCatalog& catalog = extension_catalog();
                 CacheReader reader(catalog);
                 ChunkRecording recording(reader, run_.ctx.settings.url, std::move(observations));
-                recording.write(catalog, run_.target);
+                recording.write(catalog, run_.target,
+                                run_.absent.all_absent(recording.observations()) ? RowsSeen::None
+                                                                                 : RowsSeen::Unknown);
                 ResultBuilder builder(run_.desc);
                 std::vector<std::int32_t> nos;
                 std::vector<Datum> results;

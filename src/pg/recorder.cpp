@@ -8,6 +8,7 @@
 #include "pg/jsonb_build.h"
 #include "pg/result_row.h"
 #include "pg/spi.h"
+#include "pg/subtransaction.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -56,49 +57,55 @@ constexpr const char* kHistorySql =
 
 // A row becomes an answer: every column is set. Each row's classifications
 // are the slice [classes_from:classes_to] of all the rows' in $30 (NULL
-// without a record; an empty slice for none).
-constexpr const char* kReplaceSql =
-    "INSERT INTO contractor_verify.license_cache AS c"
-    " (api_url, server_name, state, license_number, outcome, license_status, license_type,"
-    "  classifications, business_name, issue_date, expiration_date, bond_amount_cents,"
-    "  insurance_required, has_disciplinary_actions, disciplinary_actions, address, error_code,"
-    "  error_message, record, fetched_at, expires_at, last_attempt_at, last_error_code,"
-    "  last_error_message, consecutive_timeouts, next_attempt_at, needs_review, review_reason)"
-    " SELECT $1, $2, r.state, r.license_number, r.outcome, r.license_status, r.license_type,"
-    "  CASE WHEN r.classes_from IS NULL THEN NULL"
-    "       ELSE ($30::pg_catalog.text[])[r.classes_from:r.classes_to] END,"
-    "  r.business_name, r.issue_date, r.expiration_date, r.bond_amount_cents,"
-    "  r.insurance_required, r.has_disciplinary_actions, r.disciplinary_actions, r.address,"
-    "  r.error_code, r.error_message, r.record, r.fetched_at, r.expires_at, r.last_attempt_at,"
-    "  r.last_error_code, r.last_error_message, r.consecutive_timeouts, r.next_attempt_at,"
-    "  r.needs_review, r.review_reason"
-    " FROM (SELECT pg_catalog.unnest($3::pg_catalog.text[]) AS state,"
-    "  pg_catalog.unnest($4::pg_catalog.text[]) AS license_number,"
-    "  pg_catalog.unnest($5::pg_catalog.text[]) AS outcome,"
-    "  pg_catalog.unnest($6::pg_catalog.text[]) AS license_status,"
-    "  pg_catalog.unnest($7::pg_catalog.text[]) AS license_type,"
-    "  pg_catalog.unnest($8::pg_catalog.int4[]) AS classes_from,"
-    "  pg_catalog.unnest($9::pg_catalog.text[]) AS business_name,"
-    "  pg_catalog.unnest($10::pg_catalog.date[]) AS issue_date,"
-    "  pg_catalog.unnest($11::pg_catalog.date[]) AS expiration_date,"
-    "  pg_catalog.unnest($12::pg_catalog.int8[]) AS bond_amount_cents,"
-    "  pg_catalog.unnest($13::pg_catalog.bool[]) AS insurance_required,"
-    "  pg_catalog.unnest($14::pg_catalog.bool[]) AS has_disciplinary_actions,"
-    "  pg_catalog.unnest($15::pg_catalog.jsonb[]) AS disciplinary_actions,"
-    "  pg_catalog.unnest($16::pg_catalog.jsonb[]) AS address,"
-    "  pg_catalog.unnest($17::pg_catalog.text[]) AS error_code,"
-    "  pg_catalog.unnest($18::pg_catalog.text[]) AS error_message,"
-    "  pg_catalog.unnest($19::pg_catalog.jsonb[]) AS record,"
-    "  pg_catalog.unnest($20::pg_catalog.timestamptz[]) AS fetched_at,"
-    "  pg_catalog.unnest($21::pg_catalog.timestamptz[]) AS expires_at,"
-    "  pg_catalog.unnest($22::pg_catalog.timestamptz[]) AS last_attempt_at,"
-    "  pg_catalog.unnest($23::pg_catalog.text[]) AS last_error_code,"
-    "  pg_catalog.unnest($24::pg_catalog.text[]) AS last_error_message,"
-    "  pg_catalog.unnest($25::pg_catalog.int4[]) AS consecutive_timeouts,"
-    "  pg_catalog.unnest($26::pg_catalog.timestamptz[]) AS next_attempt_at,"
-    "  pg_catalog.unnest($27::pg_catalog.bool[]) AS needs_review,"
-    "  pg_catalog.unnest($28::pg_catalog.text[]) AS review_reason,"
+// without a record; an empty slice for none). Inserted as such where no row
+// is expected (kInsertSql), upserted otherwise (kReplaceSql).
+#define CV_ANSWER_ROWS_SQL \
+    "INSERT INTO contractor_verify.license_cache AS c" \
+    " (api_url, server_name, state, license_number, outcome, license_status, license_type," \
+    "  classifications, business_name, issue_date, expiration_date, bond_amount_cents," \
+    "  insurance_required, has_disciplinary_actions, disciplinary_actions, address, error_code," \
+    "  error_message, record, fetched_at, expires_at, last_attempt_at, last_error_code," \
+    "  last_error_message, consecutive_timeouts, next_attempt_at, needs_review, review_reason)" \
+    " SELECT $1, $2, r.state, r.license_number, r.outcome, r.license_status, r.license_type," \
+    "  CASE WHEN r.classes_from IS NULL THEN NULL" \
+    "       ELSE ($30::pg_catalog.text[])[r.classes_from:r.classes_to] END," \
+    "  r.business_name, r.issue_date, r.expiration_date, r.bond_amount_cents," \
+    "  r.insurance_required, r.has_disciplinary_actions, r.disciplinary_actions, r.address," \
+    "  r.error_code, r.error_message, r.record, r.fetched_at, r.expires_at, r.last_attempt_at," \
+    "  r.last_error_code, r.last_error_message, r.consecutive_timeouts, r.next_attempt_at," \
+    "  r.needs_review, r.review_reason" \
+    " FROM (SELECT pg_catalog.unnest($3::pg_catalog.text[]) AS state," \
+    "  pg_catalog.unnest($4::pg_catalog.text[]) AS license_number," \
+    "  pg_catalog.unnest($5::pg_catalog.text[]) AS outcome," \
+    "  pg_catalog.unnest($6::pg_catalog.text[]) AS license_status," \
+    "  pg_catalog.unnest($7::pg_catalog.text[]) AS license_type," \
+    "  pg_catalog.unnest($8::pg_catalog.int4[]) AS classes_from," \
+    "  pg_catalog.unnest($9::pg_catalog.text[]) AS business_name," \
+    "  pg_catalog.unnest($10::pg_catalog.date[]) AS issue_date," \
+    "  pg_catalog.unnest($11::pg_catalog.date[]) AS expiration_date," \
+    "  pg_catalog.unnest($12::pg_catalog.int8[]) AS bond_amount_cents," \
+    "  pg_catalog.unnest($13::pg_catalog.bool[]) AS insurance_required," \
+    "  pg_catalog.unnest($14::pg_catalog.bool[]) AS has_disciplinary_actions," \
+    "  pg_catalog.unnest($15::pg_catalog.jsonb[]) AS disciplinary_actions," \
+    "  pg_catalog.unnest($16::pg_catalog.jsonb[]) AS address," \
+    "  pg_catalog.unnest($17::pg_catalog.text[]) AS error_code," \
+    "  pg_catalog.unnest($18::pg_catalog.text[]) AS error_message," \
+    "  pg_catalog.unnest($19::pg_catalog.jsonb[]) AS record," \
+    "  pg_catalog.unnest($20::pg_catalog.timestamptz[]) AS fetched_at," \
+    "  pg_catalog.unnest($21::pg_catalog.timestamptz[]) AS expires_at," \
+    "  pg_catalog.unnest($22::pg_catalog.timestamptz[]) AS last_attempt_at," \
+    "  pg_catalog.unnest($23::pg_catalog.text[]) AS last_error_code," \
+    "  pg_catalog.unnest($24::pg_catalog.text[]) AS last_error_message," \
+    "  pg_catalog.unnest($25::pg_catalog.int4[]) AS consecutive_timeouts," \
+    "  pg_catalog.unnest($26::pg_catalog.timestamptz[]) AS next_attempt_at," \
+    "  pg_catalog.unnest($27::pg_catalog.bool[]) AS needs_review," \
+    "  pg_catalog.unnest($28::pg_catalog.text[]) AS review_reason," \
     "  pg_catalog.unnest($29::pg_catalog.int4[]) AS classes_to) AS r"
+
+constexpr const char* kInsertSql = CV_ANSWER_ROWS_SQL;
+
+constexpr const char* kReplaceSql =
+    CV_ANSWER_ROWS_SQL
     " ON CONFLICT (api_url, state, license_number) DO UPDATE SET"
     "  server_name = EXCLUDED.server_name, outcome = EXCLUDED.outcome,"
     "  license_status = EXCLUDED.license_status, license_type = EXCLUDED.license_type,"
@@ -145,6 +152,7 @@ constexpr const char* kNoteSql =
     "  review_reason = EXCLUDED.review_reason";
 
 SPIPlanPtr history_plan = nullptr;
+SPIPlanPtr insert_plan = nullptr;
 SPIPlanPtr replace_plan = nullptr;
 SPIPlanPtr note_plan = nullptr;
 
@@ -239,7 +247,8 @@ const CachedRow& ChunkRecording::before_of(std::size_t i) const {
     return group_of_[i] != nullptr ? group_of_[i]->before : kNoRow;
 }
 
-void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarget& target) const {
+void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarget& target,
+                           RowsSeen seen) const {
     // History: every observation, attempts included.
     ArrayBuilder observed(TIMESTAMPTZOID), kind(TEXTOID), caller(TEXTOID), batch(TEXTOID),
         state(TEXTOID), number(TEXTOID), name(TEXTOID), http(INT4OID), outcome(TEXTOID),
@@ -385,7 +394,14 @@ void ChunkRecording::write(const ExtensionCatalog& catalog, const RecordingTarge
             r_attempt.append_to(types, values);
             types.insert(types.end(), {INT4ARRAYOID, TEXTARRAYOID});
             values.insert(values.end(), {r_classes_to.datum(), classes.datum()});
-            run(replace_plan, kReplaceSql, std::move(types), std::move(values));
+            // Rows none expects are inserted, which spares the upsert's look
+            // for a conflict and its speculative insertion. If one was
+            // recorded meanwhile after all, the insert is undone and the
+            // upsert runs.
+            const bool inserted = seen == RowsSeen::None && succeeds_unless(ERRCODE_UNIQUE_VIOLATION, [&] {
+                run(insert_plan, kInsertSql, types, values);
+            });
+            if (!inserted) run(replace_plan, kReplaceSql, std::move(types), std::move(values));
         }
         if (noted > 0) {
             std::vector<Oid> types = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};

@@ -25,6 +25,15 @@ struct RecordingTarget {
     std::string api_key_id;  // a fingerprint, never the key
 };
 
+// What the one who recorded a chunk's answers saw of their licenses' cache rows.
+enum class RowsSeen {
+    Unknown,  // some may have had one, or it did not look
+    // None had one when it looked them up: the answers are inserted without
+    // looking for a row first. One that was recorded since is met by a
+    // unique violation, and the upsert runs instead.
+    None,
+};
+
 // The observations of one chunk (or one single lookup), grouped by the
 // license they are about, each group folded over its cache row as it is now.
 class ChunkRecording {
@@ -51,7 +60,8 @@ public:
 
     // History rows and cache rows, in key order, in the current transaction,
     // as the extension's owner.
-    void write(const ExtensionCatalog& catalog, const RecordingTarget& target) const;
+    void write(const ExtensionCatalog& catalog, const RecordingTarget& target,
+               RowsSeen seen = RowsSeen::Unknown) const;
 
 private:
     struct Group {

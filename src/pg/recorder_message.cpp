@@ -13,12 +13,12 @@ namespace cv::pg {
 namespace {
 
 // The format's name and version: a message of another version is not read.
-constexpr char kMagic[4] = {'C', 'V', 'M', '2'};
+constexpr char kMagic[4] = {'C', 'V', 'M', '3'};
 
 }  // namespace
 
 std::string encode_message(const RecordingTarget& target, const std::vector<core::Observation>& observations,
-                           const std::vector<Datum>& raw) {
+                           const std::vector<Datum>& raw, RowsSeen seen) {
     std::string out;
     std::size_t raw_bytes = 0;
     for (Datum d : raw)
@@ -30,6 +30,7 @@ std::string encode_message(const RecordingTarget& target, const std::vector<core
     w.str(target.role_name);
     w.str(target.api_url);
     w.str(target.api_key_id);
+    w.u8(seen == RowsSeen::None ? 1 : 0);
     w.u32(static_cast<std::uint32_t>(observations.size()));
     for (std::size_t i = 0; i < observations.size(); ++i) {
         core::encode_observation(observations[i], w, raw[i] != 0);
@@ -52,6 +53,7 @@ RecorderMessage decode_message(const char* bytes, std::size_t size) {
     m.target.role_name = r.str();
     m.target.api_url = r.str();
     m.target.api_key_id = r.str();
+    m.seen = r.u8() == 1 ? RowsSeen::None : RowsSeen::Unknown;
     const std::uint32_t count = r.u32();
     // Each observation takes far more than one byte: a count beyond what is
     // left is garbled (and reserves nothing).

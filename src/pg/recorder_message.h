@@ -18,11 +18,12 @@ struct RecorderMessage {
     RecordingTarget target;
     std::vector<core::Observation> observations;
     std::vector<Datum> raw;  // jsonb per observation, 0 for none
+    RowsSeen seen = RowsSeen::Unknown;  // what the sender saw of their cache rows
 };
 
 std::string encode_message(const RecordingTarget& target,
                            const std::vector<core::Observation>& observations,
-                           const std::vector<Datum>& raw);
+                           const std::vector<Datum>& raw, RowsSeen seen);
 
 // The raw jsonb values are palloc'd in the current memory context. Throws
 // Error(Internal) on a message that is not one (truncated or garbled).

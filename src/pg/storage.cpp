@@ -64,6 +64,7 @@ core::CacheVerdict Storage::look_up(const std::string& state, const std::string&
                                     CachedRow& row, std::optional<std::int64_t> max_age,
                                     std::optional<std::int64_t> since) {
     reader_->probe(target_.api_url, state, license_number, row);
+    absent_.note(state, license_number, row.found);
     return core::classify_cached(row.head(), unix_now_ms(), ctx_.settings, max_age, since);
 }
 
@@ -105,14 +106,15 @@ void Storage::record(std::vector<core::Observation> observations, ResultBuilder&
         on_result(recorded_obs[i], result);
     }
     quota_.charge(charged);
+    const RowsSeen seen = absent_.all_absent(recorded_obs) ? RowsSeen::None : RowsSeen::Unknown;
     if (!queued_) {
-        recording.write(catalog_, target_);
+        recording.write(catalog_, target_, seen);
         return;
     }
     Waiting w;
     std::vector<Datum> raw(recorded_obs.size());
     for (std::size_t i = 0; i < recorded_obs.size(); ++i) raw[i] = recording.raw_of(i);
-    w.message = encode_message(target_, recorded_obs, raw);
+    w.message = encode_message(target_, recorded_obs, raw, seen);
     for (const auto& o : recorded_obs)
         if (auto number = core::cache_license_number(o); number && !o.attempt_only)
             w.keys.emplace(o.state, *number);

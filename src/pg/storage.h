@@ -4,6 +4,7 @@
 // buying (single flight) and its share of the monthly quota.
 #pragma once
 
+#include "core/absent_keys.h"
 #include "core/observation.h"
 
 #include <cstdint>
@@ -88,6 +89,7 @@ private:
     RecordingTarget target_;
     std::unique_ptr<CacheReader> reader_;
     InflightClaims claims_;
+    core::AbsentKeys absent_;  // licenses look_up found no row for
     QuotaReservation quota_;
     std::int64_t started_ms_ = 0;
     MemoryContext scratch_ = nullptr;  // one chunk's allocations

@@ -88,7 +88,7 @@ std::optional<std::string> record(const RecorderMessage& m) {
                 const ExtensionCatalog& catalog = extension_catalog();
                 CacheReader reader(catalog);
                 ChunkRecording recording(reader, m.target.api_url, m.observations, m.raw);
-                recording.write(catalog, m.target);
+                recording.write(catalog, m.target, m.seen);
             }
             commit();
             return std::nullopt;

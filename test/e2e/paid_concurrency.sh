@@ -88,3 +88,36 @@ for s in 1 2; do assert_eq 6 "$(cat $E2E_TMP/cv_conc_$s.out)" "single lookups in
 c=$("$SIMCTL" counters)
 assert_eq 12 "$(echo "$c" | sed -E 's/.*"verify":([0-9]+).*/\1/')" "single-lookup calls"
 assert_eq 0 "$(echo "$c" | sed -E 's/.*"rate_limited":([0-9]+).*/\1/')" "429s"
+
+# 5. Answers for licenses no cache row was seen for are inserted, not
+# upserted: in a subtransaction of the worker's, so each cache row's xmin is
+# not its history row's. A row recorded between a batch's look-up and its
+# recording (here by hand, while the call is in flight) is met by that
+# insert, which is undone, and the upsert records the answer instead: nothing
+# set aside, nothing bought again, the newer answer kept. A batch refreshing
+# rows it saw upserts them at once.
+"$SIMCTL" reset
+"$SIMCTL" config latency_ms=0
+q cv_e2e_conc "ALTER SERVER contractor_verify OPTIONS (SET max_concurrent_calls '1')" >/dev/null
+same_xmin() {  # cache rows in [$1, $2] whose xmin is their latest history row's
+  q cv_e2e_conc "SELECT count(*) FROM contractor_verify.license_cache c WHERE c.license_number::int BETWEEN $1 AND $2 AND c.xmin::text = (SELECT h.xmin::text FROM contractor_verify.verification_history h WHERE h.state = c.state AND h.license_number = c.license_number ORDER BY h.id DESC LIMIT 1)"
+}
+set_aside_before=$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.unrecorded_answers")
+assert_eq 100 "$(q cv_e2e_conc "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'n' || i, 'CA', (350100 + i)::text FROM generate_series(1, 100) i\$\$)")" "a batch of licenses new to the cache"
+assert_eq 0 "$(same_xmin 350101 350200)" "new licenses' cache rows the upsert wrote (the insert wrote them)"
+"$SIMCTL" config latency_ms=1500
+psql -X -q -At -d cv_e2e_conc -c "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE error_code IN ('CALL_FAILED', 'MISSING_RESULT', 'MALFORMED_RESULT', 'NO_RESULT')) || ' errors' FROM cv_verify_batch(\$\$SELECT 'm' || i, 'CA', (350000 + i)::text FROM generate_series(1, 100) i\$\$)" >$E2E_TMP/cv_conc_met.out 2>&1 &
+met=$!
+sleep 0.6
+q cv_e2e_conc "INSERT INTO contractor_verify.license_cache (api_url, server_name, state, license_number, outcome, fetched_at, expires_at) SELECT api_url, 'by hand', 'CA', '350050', 'NOT_FOUND', now() - interval '1 hour', now() + interval '1 day' FROM contractor_verify.license_cache WHERE license_number = '350101'" >/dev/null
+wait "$met" || true
+assert_eq "100 rows, 0 errors" "$(cat $E2E_TMP/cv_conc_met.out)" "a batch whose row appeared while its call was in flight"
+rm -f $E2E_TMP/cv_conc_met.out
+assert_eq "contractor_verify true" "$(q cv_e2e_conc "SELECT server_name || ' ' || (fetched_at > now() - interval '1 minute') FROM contractor_verify.license_cache WHERE license_number = '350050'")" "the row recorded meanwhile, after the batch's answer"
+assert_eq 100 "$(same_xmin 350001 350100)" "that batch's cache rows written by the upsert once the insert met the row"
+assert_eq "$set_aside_before" "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.unrecorded_answers")" "answers set aside"
+"$SIMCTL" config latency_ms=0
+assert_eq 100 "$(q cv_e2e_conc "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 'n' || i, 'CA', (350100 + i)::text FROM generate_series(1, 100) i\$\$, max_age => '0')")" "a batch refreshing rows it saw"
+assert_eq 100 "$(same_xmin 350101 350200)" "refreshed rows written by the upsert"
+assert_eq 300 "$(lookups)" "lookups charged: each license once per batch"
+assert_eq 200 "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN 350001 AND 350200")" "cache rows"
