@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "core/observation.h"
@@ -16,17 +15,27 @@ namespace cv::core {
 
 class AbsentKeys {
 public:
-    // What the caller's look-up of (state, license_number) found.
+    // What the caller's look-up of (state, license_number) found. A license
+    // a look-up ever found a row for is no longer known to be absent.
     void note(const std::string& state, const std::string& license_number, bool found);
 
     // Whether no cache row was seen for any license the observations answer
     // (false when one was seen or never looked up; true when they answer none).
     bool all_absent(const std::vector<Observation>& observations) const;
 
-    std::size_t size() const { return keys_.size(); }
-
 private:
-    std::unordered_set<std::uint64_t> keys_;
+    // An open-addressing set of key hashes (0, which key_hash never gives,
+    // marks a free slot): a batch notes every license of its roster.
+    class HashSet {
+    public:
+        void insert(std::uint64_t h);
+        bool contains(std::uint64_t h) const;
+
+    private:
+        std::vector<std::uint64_t> slots_;
+        std::size_t count_ = 0;
+    };
+    HashSet absent_, seen_;
 };
 
 }  // namespace cv::core
