@@ -2,7 +2,7 @@
 -- call (the simulator's counters prove no request was made).
 \i sql/include/setup.psql
 
-CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
+CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
 SET contractor_verify.server = 'cv_sim';
 

@@ -2,7 +2,7 @@
 -- (422), MULTIPLE_CANDIDATES (409), STATE_TIMEOUT (504). The statement goes on.
 \i sql/include/setup.psql
 
-CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
+CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
 SET contractor_verify.server = 'cv_sim';
 \set _ `test/simctl license CA 7000001 outcome=NOT_FOUND`

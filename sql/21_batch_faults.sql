@@ -7,7 +7,7 @@
 
 CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
   OPTIONS (url :'sim_url', retry_base '20ms', retry_max '100ms', max_concurrent_calls '1',
-           calls_per_minute '1000');
+           calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
 SET contractor_verify.server = 'cv_sim';
 CREATE TEMP TABLE roster AS
@@ -87,7 +87,7 @@ SELECT * FROM pg_temp.error_of($$SELECT count(*) FROM cv_verify_batch($q$SELECT 
 -- of its own here, with 50 lookups already spent this month.
 TRUNCATE contractor_verify.license_cache;
 CREATE SERVER cv_quota FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000', monthly_lookup_quota '100');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000', monthly_lookup_quota '100');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_quota OPTIONS (api_key :'sim_key2');
 SET contractor_verify.server = 'cv_quota';
 SELECT count(*) AS spent FROM cv_verify_batch($$SELECT 'q' || i, 'CA', (610000 + i)::text FROM generate_series(1, 50) i$$);

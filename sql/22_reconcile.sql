@@ -5,7 +5,7 @@
 \i sql/include/setup.psql
 
 CREATE SERVER contractor_verify FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER contractor_verify OPTIONS (api_key :'sim_key');
 
 CREATE TABLE contractors (

@@ -4,7 +4,7 @@
 \set _ `test/simctl config rate_limit=0`
 
 CREATE SERVER cv_sim FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_sim OPTIONS (api_key :'sim_key');
 SET contractor_verify.server = 'cv_sim';
 

@@ -2,7 +2,7 @@
 -- again and why, from its cache row and the server's reverify_* options.
 \i sql/include/setup.psql
 
-CREATE SERVER cv_sched FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url');
+CREATE SERVER cv_sched FOREIGN DATA WRAPPER contractor_verify OPTIONS (url :'sim_url', single_calls_per_minute '1000');
 SET contractor_verify.server = 'cv_sched';
 SELECT server_name, within_30_days, within_90_days, not_active, not_found, otherwise
 FROM contractor_verify.reverify_policy();

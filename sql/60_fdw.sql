@@ -6,7 +6,7 @@
 \set _ `test/simctl config rate_limit=0`
 
 CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000', retry_base '10ms', max_retries '1');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000', retry_base '10ms', max_retries '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 CREATE SCHEMA cvft;
 

@@ -5,7 +5,7 @@
 \set _ `test/simctl config rate_limit=0`
 
 CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 CREATE SCHEMA cvft;
 IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw INTO cvft;
@@ -277,7 +277,7 @@ DROP TABLE cursor_rows;
 -- scan of the statement bought it meanwhile (here an InitPlan that runs at
 -- the first row): with calls of one lookup, each name once.
 CREATE SERVER cv_fdw_one FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000', batch_size '1');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000', batch_size '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw_one OPTIONS (api_key :'sim_key');
 CREATE SCHEMA cvone;
 IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_fdw_one INTO cvone;

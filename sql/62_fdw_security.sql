@@ -7,7 +7,7 @@
 \set _ `test/simctl config rate_limit=0`
 
 CREATE SERVER cv_fdw FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cv_fdw OPTIONS (api_key :'sim_key');
 DROP ROLE IF EXISTS regress_cv_eve;
 CREATE ROLE regress_cv_eve LOGIN;
@@ -77,7 +77,7 @@ SELECT (:'c'::jsonb)->'per_license' AS looked_up;
 -- Without USAGE: 42501 before anything is sent, even with a PUBLIC mapping.
 \set _ `test/simctl reset`
 CREATE SERVER cv_owner_only FOREIGN DATA WRAPPER contractor_verify
-  OPTIONS (url :'sim_url', calls_per_minute '1000');
+  OPTIONS (url :'sim_url', calls_per_minute '1000', single_calls_per_minute '1000');
 CREATE USER MAPPING FOR PUBLIC SERVER cv_owner_only OPTIONS (api_key :'sim_key');
 CREATE SCHEMA regress_owner;
 IMPORT FOREIGN SCHEMA contractor_verify FROM SERVER cv_owner_only INTO regress_owner;
