@@ -18,6 +18,7 @@ namespace {
 class Restore {
 public:
     Restore() : context_(CurrentMemoryContext), owner_(CurrentResourceOwner) {}
+    MemoryContext context() const { return context_; }
     void operator()() const {
         MemoryContextSwitchTo(context_);
         CurrentResourceOwner = owner_;
@@ -33,9 +34,10 @@ private:
 bool succeeds_unless(int expected, const std::function<void()>& f) {
     const Restore restore;
     pg_call([] { BeginInternalSubTransaction(nullptr); });
-    // f allocates where its caller does: a caught error's data outlives the
-    // subtransaction.
-    restore();
+    // f allocates where its caller does (a caught error's data outlives the
+    // subtransaction), but its resources (relations, plans, snapshots) belong
+    // to the subtransaction's owner: its end releases them.
+    MemoryContextSwitchTo(restore.context());
     std::exception_ptr failure;
     try {
         f();

@@ -34,6 +34,26 @@ grep -q "HINT:  Add it to shared_preload_libraries" <<<"$err" || fail "no hint n
 pass "cv_job_submit without the preload: 55000 with a hint naming shared_preload_libraries"
 assert_eq 0 "$(psql -X -q -At -d postgres -c "SELECT count(*) FROM contractor_verify.job_queue")" "jobs queued without the preload"
 
+# A chunk whose license a chunk before it recorded (a name answered with a
+# license the batch had looked up and found new): its insert meets that row in
+# a subtransaction of the caller's and gives way to the upsert, leaving
+# nothing held, so the same statement can TRUNCATE the cache afterwards.
+psql -X -q -d postgres -c "ALTER SERVER contractor_verify OPTIONS (ADD batch_size '1')" >/dev/null
+out=$(psql -X -q -At -d postgres 2>&1 <<'SQL'
+DO $$ BEGIN
+  PERFORM * FROM cv_verify_batch($q$VALUES ('a', 'TX', 'TACLA12345', NULL), ('b', 'TX', NULL, 'Lone Star Plumbing Co')$q$);
+  RAISE NOTICE 'history rows: %', (SELECT count(*) FROM contractor_verify.verification_history WHERE license_number = 'TACLA12345');
+  RAISE NOTICE 'cache rows: %', (SELECT count(*) FROM contractor_verify.license_cache WHERE license_number = 'TACLA12345');
+  TRUNCATE contractor_verify.license_cache CASCADE;
+END $$;
+SQL
+)
+echo "$out"
+grep -q "history rows: 2" <<<"$out" || fail "the two answers' history rows: $out"
+grep -q "cache rows: 1" <<<"$out" || fail "the license's cache row: $out"
+assert_eq 0 "$(grep -c -E "leak|ERROR" <<<"$out")" "leaks and errors after an insert gave way to the upsert"
+psql -X -q -d postgres -c "ALTER SERVER contractor_verify OPTIONS (DROP batch_size)" >/dev/null
+
 # The quota, counted by the statement itself: a call the API may have charged
 # (a 200 read as garbage) is not sent again when the quota cannot count it
 # once more (a few spent above, 150 allowed, 100 records would need 200).

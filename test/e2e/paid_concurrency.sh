@@ -121,3 +121,13 @@ assert_eq 100 "$(q cv_e2e_conc "SELECT count(*) FROM cv_verify_batch(\$\$SELECT 
 assert_eq 100 "$(same_xmin 350101 350200)" "refreshed rows written by the upsert"
 assert_eq 300 "$(lookups)" "lookups charged: each license once per batch"
 assert_eq 200 "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.license_cache WHERE license_number::int BETWEEN 350001 AND 350200")" "cache rows"
+# The same without a race: a name lookup answered with a license the batch
+# had looked up and found new, one chunk earlier.
+q cv_e2e_conc "ALTER SERVER contractor_verify OPTIONS (ADD batch_size '1')" >/dev/null
+assert_eq 2 "$(q cv_e2e_conc "SELECT count(*) FROM cv_verify_batch(\$\$VALUES ('a', 'CA', '1052183', NULL), ('b', 'CA', NULL, 'Pacific Electric Inc')\$\$)")" "a number and a name that turns out to be the same license"
+assert_eq 2 "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.verification_history WHERE license_number = '1052183'")" "its history rows"
+assert_eq 1 "$(same_xmin 1052183 1052183)" "its cache row written by the upsert once the insert met the row"
+assert_eq "$set_aside_before" "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.unrecorded_answers")" "answers set aside"
+grep -c "reference leak" "$CV_SERVER_LOG" >$E2E_TMP/cv_conc_leaks || true
+assert_eq 0 "$(cat $E2E_TMP/cv_conc_leaks)" "resource leaks reported in the server log"
+rm -f $E2E_TMP/cv_conc_leaks
