@@ -5,34 +5,6 @@
 
 namespace cv::core {
 
-void AbsentKeys::HashSet::insert(std::uint64_t h) {
-    if ((count_ + 1) * 2 > slots_.size()) {
-        std::vector<std::uint64_t> old(slots_.empty() ? 64 : slots_.size() * 2, 0);
-        old.swap(slots_);
-        count_ = 0;
-        for (std::uint64_t k : old)
-            if (k != 0) insert(k);
-    }
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-        if (slots_[i] == h) return;
-        if (slots_[i] == 0) {
-            slots_[i] = h;
-            ++count_;
-            return;
-        }
-    }
-}
-
-bool AbsentKeys::HashSet::contains(std::uint64_t h) const {
-    if (slots_.empty()) return false;
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-        if (slots_[i] == h) return true;
-        if (slots_[i] == 0) return false;
-    }
-}
-
 void AbsentKeys::note(const std::string& state, const std::string& license_number, bool found) {
     (found ? seen_ : absent_).insert(key_hash({&state, &license_number}));
 }

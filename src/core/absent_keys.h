@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/key_set.h"
 #include "core/observation.h"
 
 namespace cv::core {
@@ -24,18 +25,7 @@ public:
     bool all_absent(const std::vector<Observation>& observations) const;
 
 private:
-    // An open-addressing set of key hashes (0, which key_hash never gives,
-    // marks a free slot): a batch notes every license of its roster.
-    class HashSet {
-    public:
-        void insert(std::uint64_t h);
-        bool contains(std::uint64_t h) const;
-
-    private:
-        std::vector<std::uint64_t> slots_;
-        std::size_t count_ = 0;
-    };
-    HashSet absent_, seen_;
+    KeySet absent_, seen_;  // of key_hash(state, license_number)
 };
 
 }  // namespace cv::core

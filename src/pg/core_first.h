@@ -18,6 +18,7 @@
 #include "core/json_tape.h"
 #include "core/json_view.h"
 #include "core/key_plan.h"
+#include "core/key_set.h"
 #include "core/license_record.h"
 #include "core/normalize.h"
 #include "core/observation.h"
