@@ -334,7 +334,10 @@ void run(int index, const WorkerStartArgs& args) {
         });
         if (leave) return;
         pg_call([&] {
-            (void)pgstat_report_stat(true);  // idle: what is left of the statistics, now
+            // What is left of the statistics, at most once a second as after
+            // a commit (the queue drains after each message of a batch, and
+            // the wait ends within half a second).
+            (void)pgstat_report_stat(false);
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
             // Woken by a message, a job queued or cancelled, or a statement
