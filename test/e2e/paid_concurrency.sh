@@ -128,6 +128,6 @@ assert_eq 2 "$(q cv_e2e_conc "SELECT count(*) FROM cv_verify_batch(\$\$VALUES ('
 assert_eq 2 "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.verification_history WHERE license_number = '1052183'")" "its history rows"
 assert_eq 1 "$(same_xmin 1052183 1052183)" "its cache row written by the upsert once the insert met the row"
 assert_eq "$set_aside_before" "$(q cv_e2e_conc "SELECT count(*) FROM contractor_verify.unrecorded_answers")" "answers set aside"
-grep -c "reference leak" "$CV_SERVER_LOG" >$E2E_TMP/cv_conc_leaks || true
+grep -c "leak" "$CV_SERVER_LOG" >$E2E_TMP/cv_conc_leaks || true
 assert_eq 0 "$(cat $E2E_TMP/cv_conc_leaks)" "resource leaks reported in the server log"
 rm -f $E2E_TMP/cv_conc_leaks
