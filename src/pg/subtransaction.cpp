@@ -11,33 +11,20 @@ extern "C" {
 
 namespace cv::pg {
 
-namespace {
-
-// Back in the outer transaction's memory and resource owner, as a
-// subtransaction's end leaves them to its starter.
-class Restore {
-public:
-    Restore() : context_(CurrentMemoryContext), owner_(CurrentResourceOwner) {}
-    MemoryContext context() const { return context_; }
-    void operator()() const {
-        MemoryContextSwitchTo(context_);
-        CurrentResourceOwner = owner_;
-    }
-
-private:
-    MemoryContext context_;
-    ResourceOwner owner_;
-};
-
-}  // namespace
-
 bool succeeds_unless(int expected, const std::function<void()>& f) {
-    const Restore restore;
+    // A subtransaction's end leaves its starter's memory and resource owner
+    // to be restored by the starter.
+    const MemoryContext context = CurrentMemoryContext;
+    const ResourceOwner owner = CurrentResourceOwner;
+    const auto restore = [&] {
+        MemoryContextSwitchTo(context);
+        CurrentResourceOwner = owner;
+    };
     pg_call([] { BeginInternalSubTransaction(nullptr); });
     // f allocates where its caller does (a caught error's data outlives the
     // subtransaction), but its resources (relations, plans, snapshots) belong
     // to the subtransaction's owner: its end releases them.
-    MemoryContextSwitchTo(restore.context());
+    MemoryContextSwitchTo(context);
     std::exception_ptr failure;
     try {
         f();
