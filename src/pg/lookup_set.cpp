@@ -45,27 +45,33 @@ public:
 
     std::vector<core::LookupItem> next(std::size_t max, bool may_wait) override {
         std::vector<core::LookupItem> out;
-        bool refreshed = false;
         while (pos_ < items_.size() && out.size() < max) {
-            core::LookupItem& item = items_[pos_++];
-            if (item.license_number.empty()) {
-                out.push_back(std::move(item));
-                continue;
-            }
-            const auto claim = storage_.claims().claim(item.state, item.license_number);
-            if (claim == InflightClaims::Claim::Busy) {
-                deferred_.push_back(std::move(item));
-                continue;
+            std::vector<core::LookupItem> claimed;
+            while (pos_ < items_.size() && out.size() + claimed.size() < max) {
+                core::LookupItem& item = items_[pos_++];
+                if (item.license_number.empty()) {
+                    out.push_back(std::move(item));
+                } else if (storage_.claims().claim(item.state, item.license_number) ==
+                           InflightClaims::Claim::Busy) {
+                    deferred_.push_back(std::move(item));
+                } else {
+                    claimed.push_back(std::move(item));
+                }
             }
             // Claimed: another session may have recorded it since the plan.
-            if (from_cache(item, refreshed)) {
-                storage_.claims().release(item.state, item.license_number);
-                continue;
+            // Read with a snapshot taken after the claims: an answer whose
+            // buyer's claim had ended before ours began is in it.
+            bool refreshed = false;
+            for (auto& item : claimed) {
+                if (from_cache(item, refreshed))
+                    storage_.claims().release(item.state, item.license_number);
+                else
+                    out.push_back(std::move(item));
             }
-            out.push_back(std::move(item));
         }
         if (!out.empty() || deferred_.empty()) return out;
         if (may_wait) storage_.wait_for_other_session();
+        bool refreshed = false;  // a snapshot taken after the wait
         // Held-back lookups whose buyer is done: from the cache, or ours to buy.
         std::vector<core::LookupItem> still;
         for (auto& item : deferred_) {
